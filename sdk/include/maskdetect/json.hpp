@@ -1,0 +1,45 @@
+// maskdetect/json.hpp - the one JSON shape of results, used by run, eval and serve.
+//
+//   {"image": "a.jpg" | "frame": 12, "width": 640, "height": 480,
+//    "faces": [{"box": [x, y, w, h], "face_score": 0.97, "label": "mask", "score": 0.99,
+//               "probs": {"mask": 0.99, "no_mask": 0.01, "incorrect": 0.0},
+//               "landmarks": [[x, y], ...]}],
+//    "timing_ms": {"detect": 3.1, "classify": 0.4}}
+//
+// Boxes are in pixels of the original frame. `landmarks` is present when the detector gives them.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "maskdetect/types.hpp"
+
+namespace maskdetect {
+
+/// Which input a result belongs to: an image file name, or a frame index of a video or camera.
+struct FrameInfo {
+  std::optional<std::string> image;
+  std::optional<std::int64_t> frame;
+};
+
+struct JsonOptions {
+  bool landmarks = true;
+  bool timing = true;
+};
+
+/// One line of JSON (no newline) for a frame's result.
+[[nodiscard]] std::string to_json(const FrameResult& result, const FrameInfo& info, const JsonOptions& options = {});
+
+/// A frame's result read back from JSON (e.g. another system's detections for `eval --predictions`).
+struct FrameRecord {
+  FrameInfo info;
+  FrameResult result;
+};
+
+/// Parses one JSON object of the shape above; `probs` and `landmarks` are optional. Throws
+/// Error(bad_input) naming `origin` and the offending field.
+[[nodiscard]] FrameRecord frame_from_json(std::string_view json, std::string_view origin);
+
+}  // namespace maskdetect

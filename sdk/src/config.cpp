@@ -1,0 +1,207 @@
+// Config: defaults, presets, YAML loading and the one place values are validated.
+#include "maskdetect/config.hpp"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "maskdetect/error.hpp"
+
+namespace maskdetect {
+namespace {
+
+constexpr std::string_view kBackendNames[] = {"blazeface_front", "blazeface_back", "yunet"};
+
+[[noreturn]] void config_error(std::string_view origin, const YAML::Node& node, std::string_view key,
+                               std::string_view what) {
+  const auto mark = node.Mark();
+  const std::string where = mark.line >= 0 ? fmt::format("{}:{}", origin, mark.line + 1) : std::string(origin);
+  throw Error(Errc::invalid_config, fmt::format("{}: key '{}': {}", where, key, what));
+}
+
+template <typename T>
+T read_value(std::string_view origin, const YAML::Node& node, std::string_view key, std::string_view expected) {
+  if (!node.IsScalar()) config_error(origin, node, key, fmt::format("expected {}", expected));
+  try {
+    return node.as<T>();
+  } catch (const YAML::Exception&) {
+    config_error(origin, node, key, fmt::format("expected {}, got '{}'", expected, node.Scalar()));
+  }
+}
+
+DetectorBackend parse_backend(std::string_view origin, const YAML::Node& node, std::string_view key) {
+  const auto name = read_value<std::string>(origin, node, key, "a back-end name");
+  for (std::size_t i = 0; i < std::size(kBackendNames); ++i) {
+    if (kBackendNames[i] == name) return static_cast<DetectorBackend>(i);
+  }
+  config_error(origin, node, key,
+               fmt::format("unknown back end '{}' (expected blazeface_front, blazeface_back or yunet)", name));
+}
+
+// A path in a config file is relative to the file's folder.
+std::string resolve_path(const std::string& value, const std::filesystem::path& base_dir) {
+  if (value.empty() || base_dir.empty()) return value;
+  const std::filesystem::path path(value);
+  return path.is_absolute() ? value : (base_dir / path).lexically_normal().string();
+}
+
+void expect_map(std::string_view origin, const YAML::Node& node, std::string_view key) {
+  if (!node.IsMap()) config_error(origin, node, key, "expected a mapping of keys");
+}
+
+void apply_detector(std::string_view origin, const YAML::Node& map, DetectorConfig& d,
+                    const std::filesystem::path& base_dir) {
+  expect_map(origin, map, "detector");
+  for (const auto& item : map) {
+    const auto key = item.first.as<std::string>();
+    const auto full = "detector." + key;
+    const YAML::Node& v = item.second;
+    if (key == "backend")
+      d.backend = parse_backend(origin, v, full);
+    else if (key == "model")
+      d.model = resolve_path(read_value<std::string>(origin, v, full, "a path"), base_dir);
+    else if (key == "input_size")
+      d.input_size = read_value<int>(origin, v, full, "an integer");
+    else if (key == "score_threshold")
+      d.score_threshold = read_value<float>(origin, v, full, "a number");
+    else if (key == "nms_threshold")
+      d.nms_threshold = read_value<float>(origin, v, full, "a number");
+    else if (key == "tiles")
+      d.tiles = read_value<int>(origin, v, full, "an integer");
+    else if (key == "min_face_px")
+      d.min_face_px = read_value<float>(origin, v, full, "a number");
+    else
+      config_error(origin, item.first, full,
+                   "unknown key (known: backend, model, input_size, score_threshold, nms_threshold, tiles, "
+                   "min_face_px)");
+  }
+}
+
+void apply_classifier(std::string_view origin, const YAML::Node& map, ClassifierConfig& c,
+                      const std::filesystem::path& base_dir) {
+  expect_map(origin, map, "classifier");
+  for (const auto& item : map) {
+    const auto key = item.first.as<std::string>();
+    const auto full = "classifier." + key;
+    if (key == "card")
+      c.card = resolve_path(read_value<std::string>(origin, item.second, full, "a path"), base_dir);
+    else
+      config_error(origin, item.first, full, "unknown key (known: card)");
+  }
+}
+
+[[noreturn]] void invalid(std::string_view key, std::string_view what) {
+  throw Error(Errc::invalid_config, fmt::format("config key '{}': {}", key, what));
+}
+
+}  // namespace
+
+std::string_view to_string(DetectorBackend backend) noexcept {
+  return kBackendNames[static_cast<std::size_t>(backend)];
+}
+
+std::vector<std::string> preset_names() { return {"default", "webcam", "crowd"}; }
+
+Config preset(std::string_view name) {
+  Config config;
+  if (name == "default") return config;
+  if (name == "webcam") {
+    // Near faces: BlazeFace front finds 95% of faces over 96 px at a quarter of the back model's cost.
+    config.detector.backend = DetectorBackend::blazeface_front;
+    return config;
+  }
+  if (name == "crowd") {
+    // Small faces: YuNet at 640 long side has the best recall measured on andrewmvd (docs/detectors.md).
+    config.detector.backend = DetectorBackend::yunet;
+    config.detector.input_size = 640;
+    return config;
+  }
+  throw Error(Errc::invalid_config, fmt::format("unknown preset '{}' (known: default, webcam, crowd)", name));
+}
+
+Config parse_config(std::string_view yaml, std::string_view origin, const Config& base,
+                    const std::filesystem::path& base_dir) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    throw Error(Errc::invalid_config, fmt::format("{}: not valid YAML: {}", origin, e.what()));
+  }
+  Config config = base;
+  if (root.IsNull()) return config;
+  if (!root.IsMap()) throw Error(Errc::invalid_config, fmt::format("{}: expected a mapping of keys", origin));
+  for (const auto& item : root) {
+    const auto key = item.first.as<std::string>();
+    if (key == "detector")
+      apply_detector(origin, item.second, config.detector, base_dir);
+    else if (key == "classifier")
+      apply_classifier(origin, item.second, config.classifier, base_dir);
+    else if (key == "threads")
+      config.threads = read_value<int>(origin, item.second, key, "an integer");
+    else
+      config_error(origin, item.first, key, "unknown key (known: detector, classifier, threads)");
+  }
+  try {
+    validate(config);
+  } catch (const Error& e) {
+    throw Error(Errc::invalid_config, fmt::format("{}: {}", origin, e.what()));
+  }
+  return config;
+}
+
+Config load_config(const std::filesystem::path& path, const Config& base) {
+  std::ifstream in(path);
+  if (!in) throw Error(Errc::invalid_config, fmt::format("{}: cannot read config file", path.string()));
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_config(text.str(), path.string(), base, path.parent_path());
+}
+
+void validate(const Config& config) {
+  const auto& d = config.detector;
+  if (!std::isfinite(d.score_threshold) || d.score_threshold < 0.0f || d.score_threshold > 1.0f)
+    invalid("detector.score_threshold", fmt::format("{} is not in [0, 1]", d.score_threshold));
+  if (!std::isfinite(d.nms_threshold) || d.nms_threshold <= 0.0f || d.nms_threshold > 1.0f)
+    invalid("detector.nms_threshold", fmt::format("{} is not in (0, 1]", d.nms_threshold));
+  if (d.tiles < 1 || d.tiles > 4) invalid("detector.tiles", fmt::format("{} is not in 1..4", d.tiles));
+  if (d.tiles > 1 && d.backend != DetectorBackend::blazeface_back)
+    invalid("detector.tiles", "tiling is only available with backend blazeface_back");
+  if (!std::isfinite(d.min_face_px) || d.min_face_px < 0.0f)
+    invalid("detector.min_face_px", fmt::format("{} is negative", d.min_face_px));
+  if (d.backend == DetectorBackend::yunet) {
+    if (d.input_size != 0 && (d.input_size < 64 || d.input_size > 4096))
+      invalid("detector.input_size", fmt::format("{} is not 0 (default 640) or in 64..4096", d.input_size));
+  } else {
+    const int fixed = d.backend == DetectorBackend::blazeface_front ? 128 : 256;
+    if (d.input_size != 0 && d.input_size != fixed)
+      invalid("detector.input_size",
+              fmt::format("{} is fixed at {} for {} (use 0)", to_string(d.backend), fixed, to_string(d.backend)));
+  }
+  if (config.threads < 0 || config.threads > 256)
+    invalid("threads", fmt::format("{} is not in 0..256", config.threads));
+}
+
+std::string to_yaml(const Config& config) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "detector" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "backend" << YAML::Value << std::string(to_string(config.detector.backend));
+  out << YAML::Key << "model" << YAML::Value << config.detector.model;
+  out << YAML::Key << "input_size" << YAML::Value << config.detector.input_size;
+  out << YAML::Key << "score_threshold" << YAML::Value << config.detector.score_threshold;
+  out << YAML::Key << "nms_threshold" << YAML::Value << config.detector.nms_threshold;
+  out << YAML::Key << "tiles" << YAML::Value << config.detector.tiles;
+  out << YAML::Key << "min_face_px" << YAML::Value << config.detector.min_face_px;
+  out << YAML::EndMap;
+  out << YAML::Key << "classifier" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "card" << YAML::Value << config.classifier.card;
+  out << YAML::EndMap;
+  out << YAML::Key << "threads" << YAML::Value << config.threads;
+  out << YAML::EndMap;
+  return out.c_str();
+}
+
+}  // namespace maskdetect

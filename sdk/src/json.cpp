@@ -1,0 +1,125 @@
+// The JSON shape of results (see maskdetect/json.hpp), written and read in one place.
+#include "maskdetect/json.hpp"
+
+#include <cmath>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "maskdetect/error.hpp"
+
+namespace maskdetect {
+namespace {
+
+// Two decimals for pixels and four for probabilities keep lines short without losing anything useful.
+double round_to(double value, double scale) { return std::round(value * scale) / scale; }
+
+[[noreturn]] void json_error(std::string_view origin, std::string_view what) {
+  throw Error(Errc::bad_input, fmt::format("{}: {}", origin, what));
+}
+
+float number(const nlohmann::json& j, std::string_view origin, std::string_view field) {
+  if (!j.is_number()) json_error(origin, fmt::format("'{}' must be a number", field));
+  return j.get<float>();
+}
+
+}  // namespace
+
+std::string to_json(const FrameResult& result, const FrameInfo& info, const JsonOptions& options) {
+  nlohmann::ordered_json j;
+  if (info.image) j["image"] = *info.image;
+  if (info.frame) j["frame"] = *info.frame;
+  j["width"] = result.frame_size.width;
+  j["height"] = result.frame_size.height;
+  auto faces = nlohmann::ordered_json::array();
+  for (const Face& face : result.faces) {
+    nlohmann::ordered_json f;
+    f["box"] = {round_to(face.box.x, 100), round_to(face.box.y, 100), round_to(face.box.width, 100),
+                round_to(face.box.height, 100)};
+    f["face_score"] = round_to(face.face_score, 1e4);
+    f["label"] = std::string(to_string(face.label));
+    f["score"] = round_to(face.score, 1e4);
+    nlohmann::ordered_json probs;
+    for (MaskLabel label : kAllLabels)
+      probs[std::string(to_string(label))] = round_to(face.probs[static_cast<std::size_t>(label)], 1e4);
+    f["probs"] = probs;
+    if (options.landmarks && !face.landmarks.empty()) {
+      auto points = nlohmann::ordered_json::array();
+      for (const auto& p : face.landmarks) points.push_back({round_to(p.x, 100), round_to(p.y, 100)});
+      f["landmarks"] = points;
+    }
+    faces.push_back(std::move(f));
+  }
+  j["faces"] = std::move(faces);
+  if (options.timing) {
+    j["timing_ms"] = {{"detect", round_to(result.times.detect_ms, 1000)},
+                      {"classify", round_to(result.times.classify_ms, 1000)}};
+  }
+  return j.dump();
+}
+
+FrameRecord frame_from_json(std::string_view json, std::string_view origin) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(json);
+  } catch (const nlohmann::json::parse_error& e) {
+    json_error(origin, fmt::format("not valid JSON: {}", e.what()));
+  }
+  if (!j.is_object()) json_error(origin, "expected a JSON object");
+  FrameRecord record;
+  if (auto it = j.find("image"); it != j.end()) {
+    if (!it->is_string()) json_error(origin, "'image' must be a string");
+    record.info.image = it->get<std::string>();
+  }
+  if (auto it = j.find("frame"); it != j.end()) {
+    if (!it->is_number_integer()) json_error(origin, "'frame' must be an integer");
+    record.info.frame = it->get<std::int64_t>();
+  }
+  if (!record.info.image && !record.info.frame) json_error(origin, "needs 'image' or 'frame'");
+  if (auto it = j.find("width"); it != j.end())
+    record.result.frame_size.width = static_cast<int>(number(*it, origin, "width"));
+  if (auto it = j.find("height"); it != j.end())
+    record.result.frame_size.height = static_cast<int>(number(*it, origin, "height"));
+  const auto faces = j.find("faces");
+  if (faces == j.end() || !faces->is_array()) json_error(origin, "'faces' must be a list");
+  for (std::size_t i = 0; i < faces->size(); ++i) {
+    const auto& f = (*faces)[i];
+    const std::string where = fmt::format("faces[{}]", i);
+    if (!f.is_object()) json_error(origin, where + " must be an object");
+    Face face;
+    const auto box = f.find("box");
+    if (box == f.end() || !box->is_array() || box->size() != 4) json_error(origin, where + ".box must be [x, y, w, h]");
+    face.box = {number((*box)[0], origin, where + ".box"), number((*box)[1], origin, where + ".box"),
+                number((*box)[2], origin, where + ".box"), number((*box)[3], origin, where + ".box")};
+    if (face.box.width < 0 || face.box.height < 0) json_error(origin, where + ".box has a negative size");
+    if (auto it = f.find("face_score"); it != f.end()) face.face_score = number(*it, origin, where + ".face_score");
+    const auto label = f.find("label");
+    if (label == f.end() || !label->is_string()) json_error(origin, where + ".label must be a string");
+    const auto parsed = parse_label(label->get<std::string>());
+    if (!parsed)
+      json_error(origin,
+                 fmt::format("{}.label '{}' is not mask, no_mask or incorrect", where, label->get<std::string>()));
+    face.label = *parsed;
+    face.score = 1.0f;
+    if (auto it = f.find("score"); it != f.end()) face.score = number(*it, origin, where + ".score");
+    face.probs[static_cast<std::size_t>(face.label)] = face.score;
+    if (auto it = f.find("probs"); it != f.end()) {
+      if (!it->is_object()) json_error(origin, where + ".probs must be an object");
+      for (MaskLabel l : kAllLabels) {
+        if (auto p = it->find(std::string(to_string(l))); p != it->end())
+          face.probs[static_cast<std::size_t>(l)] = number(*p, origin, where + ".probs");
+      }
+    }
+    if (auto it = f.find("landmarks"); it != f.end() && it->is_array()) {
+      for (const auto& p : *it) {
+        if (!p.is_array() || p.size() != 2) json_error(origin, where + ".landmarks must be [[x, y], ...]");
+        face.landmarks.emplace_back(number(p[0], origin, where + ".landmarks"),
+                                    number(p[1], origin, where + ".landmarks"));
+      }
+    }
+    record.result.faces.push_back(std::move(face));
+  }
+  return record;
+}
+
+}  // namespace maskdetect

@@ -1,0 +1,230 @@
+// The mask classifier: model card, the crop rule, batched inference with OpenCV DNN.
+#include "maskdetect/mask_classifier.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <set>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+#include <opencv2/dnn.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "maskdetect/error.hpp"
+#include "maskdetect/models.hpp"
+
+namespace maskdetect {
+namespace {
+
+[[noreturn]] void card_error(const std::filesystem::path& path, std::string_view key, std::string_view what) {
+  throw Error(Errc::invalid_config, fmt::format("{}: model card key '{}': {}", path.string(), key, what));
+}
+
+YAML::Node required(const std::filesystem::path& path, const YAML::Node& parent, const std::string& key,
+                    std::string_view full_key) {
+  YAML::Node node = parent[key];
+  if (!node) card_error(path, full_key, "missing");
+  return node;
+}
+
+std::array<float, 3> read_triplet(const std::filesystem::path& path, const YAML::Node& node, std::string_view key) {
+  if (!node.IsSequence() || node.size() != 3) card_error(path, key, "expected a list of 3 numbers");
+  std::array<float, 3> out{};
+  for (std::size_t i = 0; i < 3; ++i) out[i] = node[i].as<float>();
+  return out;
+}
+
+// Half away from zero, as std::lround; the Python recipe uses the same rule.
+int round_half_away(double v) { return static_cast<int>(std::lround(v)); }
+
+}  // namespace
+
+ModelCard load_model_card(const std::filesystem::path& card_path) {
+  if (!std::filesystem::is_regular_file(card_path))
+    throw Error(Errc::model_not_found, fmt::format("{}: model card not found", card_path.string()));
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(card_path.string());
+  } catch (const YAML::Exception& e) {
+    throw Error(Errc::invalid_config, fmt::format("{}: not valid YAML: {}", card_path.string(), e.what()));
+  }
+  if (!root.IsMap()) throw Error(Errc::invalid_config, fmt::format("{}: expected a mapping", card_path.string()));
+
+  static const std::set<std::string> known{"name",  "version", "description", "model",    "labels", "output",
+                                           "input", "crop",    "license",     "training", "metrics"};
+  for (const auto& item : root) {
+    const auto key = item.first.as<std::string>();
+    if (!known.contains(key)) card_error(card_path, key, "unknown key");
+  }
+
+  ModelCard card;
+  card.card_path = card_path;
+  try {
+    card.name = required(card_path, root, "name", "name").as<std::string>();
+    card.version = required(card_path, root, "version", "version").as<std::string>();
+    const auto model = std::filesystem::path(required(card_path, root, "model", "model").as<std::string>());
+    card.model_path = model.is_absolute() ? model : (card_path.parent_path() / model).lexically_normal();
+
+    const YAML::Node labels = required(card_path, root, "labels", "labels");
+    if (!labels.IsSequence() || labels.size() != kNumLabels)
+      card_error(card_path, "labels", "expected a list of the 3 labels mask, no_mask, incorrect");
+    std::set<MaskLabel> seen;
+    for (std::size_t i = 0; i < kNumLabels; ++i) {
+      const auto name = labels[i].as<std::string>();
+      const auto label = parse_label(name);
+      if (!label || !seen.insert(*label).second)
+        card_error(card_path, "labels", fmt::format("'{}' is unknown or repeated", name));
+      card.labels[i] = *label;
+    }
+
+    const auto output = required(card_path, root, "output", "output").as<std::string>();
+    if (output != "probabilities" && output != "logits")
+      card_error(card_path, "output", fmt::format("'{}' is not probabilities or logits", output));
+    card.outputs_probabilities = output == "probabilities";
+
+    const YAML::Node input = required(card_path, root, "input", "input");
+    card.input_size = required(card_path, input, "size", "input.size").as<int>();
+    if (card.input_size < 8 || card.input_size > 512) card_error(card_path, "input.size", "not in 8..512");
+    card.mean = read_triplet(card_path, required(card_path, input, "mean", "input.mean"), "input.mean");
+    card.std = read_triplet(card_path, required(card_path, input, "std", "input.std"), "input.std");
+    for (float s : card.std) {
+      if (!(s > 0.0f)) card_error(card_path, "input.std", "values must be positive");
+    }
+
+    const YAML::Node crop = required(card_path, root, "crop", "crop");
+    card.crop_margin = required(card_path, crop, "margin", "crop.margin").as<float>();
+    if (!(card.crop_margin >= 0.0f && card.crop_margin <= 1.0f)) card_error(card_path, "crop.margin", "not in [0, 1]");
+  } catch (const YAML::Exception& e) {
+    throw Error(Errc::invalid_config, fmt::format("{}: bad value in model card: {}", card_path.string(), e.what()));
+  }
+  return card;
+}
+
+cv::Mat make_face_crop(const cv::Mat& bgr, const cv::Rect2f& box, float margin, int size) {
+  if (bgr.empty() || bgr.type() != CV_8UC3)
+    throw Error(Errc::bad_input, "make_face_crop: expected a BGR CV_8UC3 image");
+  const double cx = static_cast<double>(box.x) + static_cast<double>(box.width) / 2.0;
+  const double cy = static_cast<double>(box.y) + static_cast<double>(box.height) / 2.0;
+  const double side = std::max(static_cast<double>(box.width), static_cast<double>(box.height)) *
+                      (1.0 + 2.0 * static_cast<double>(margin));
+  const int x0 = round_half_away(cx - side / 2.0);
+  const int y0 = round_half_away(cy - side / 2.0);
+  const int s = std::max(1, round_half_away(side));
+
+  // The part of the square inside the frame, then replicated borders for the rest.
+  const cv::Rect square(x0, y0, s, s);
+  cv::Rect inside = square & cv::Rect(0, 0, bgr.cols, bgr.rows);
+  cv::Mat crop;
+  if (inside.empty()) {
+    // The box lies wholly outside the frame: replicate the nearest frame pixel.
+    const int px = std::clamp(x0, 0, bgr.cols - 1);
+    const int py = std::clamp(y0, 0, bgr.rows - 1);
+    crop = cv::Mat(s, s, CV_8UC3, bgr.at<cv::Vec3b>(py, px));
+  } else if (inside == square) {
+    crop = bgr(inside);
+  } else {
+    cv::copyMakeBorder(bgr(inside), crop, inside.y - y0, (y0 + s) - (inside.y + inside.height), inside.x - x0,
+                       (x0 + s) - (inside.x + inside.width), cv::BORDER_REPLICATE);
+  }
+  cv::Mat out;
+  cv::resize(crop, out, cv::Size(size, size), 0, 0, s > size ? cv::INTER_AREA : cv::INTER_LINEAR);
+  return out;
+}
+
+struct MaskClassifier::Impl {
+  ModelCard card;
+  cv::dnn::Net net;
+  cv::Mat blob;  // reused between calls
+  std::vector<cv::Mat> normalised;
+};
+
+std::unique_ptr<MaskClassifier> MaskClassifier::create(const ClassifierConfig& config) {
+  const std::filesystem::path card_path =
+      config.card.empty() ? find_model(kClassifierCardFile) : std::filesystem::path(config.card);
+  return std::make_unique<MaskClassifier>(load_model_card(card_path));
+}
+
+MaskClassifier::MaskClassifier(ModelCard card) : impl_(std::make_unique<Impl>()) {
+  impl_->card = std::move(card);
+  const auto& path = impl_->card.model_path;
+  if (!std::filesystem::is_regular_file(path))
+    throw Error(Errc::model_not_found, fmt::format("{}: classifier model not found (named by {})", path.string(),
+                                                   impl_->card.card_path.string()));
+  try {
+    impl_->net = cv::dnn::readNetFromONNX(path.string());
+  } catch (const cv::Exception& e) {
+    throw Error(Errc::model_load, fmt::format("{}: cannot load the classifier network: {}", path.string(), e.err));
+  }
+  if (impl_->net.empty())
+    throw Error(Errc::model_load, fmt::format("{}: cannot load the classifier network", path.string()));
+  impl_->net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
+  impl_->net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
+  // One trial inference, so a network with the wrong output surfaces here, not on the first frame.
+  const int s = impl_->card.input_size;
+  const auto probs = classify_crops({cv::Mat(s, s, CV_8UC3, cv::Scalar(127, 127, 127))});
+  if (probs.size() != 1) throw Error(Errc::model_load, fmt::format("{}: no output for a test input", path.string()));
+}
+
+MaskClassifier::~MaskClassifier() = default;
+
+const ModelCard& MaskClassifier::card() const noexcept { return impl_->card; }
+
+std::vector<LabelProbs> MaskClassifier::classify(const cv::Mat& bgr, const std::vector<cv::Rect2f>& boxes) {
+  std::vector<cv::Mat> crops;
+  crops.reserve(boxes.size());
+  for (const auto& box : boxes)
+    crops.push_back(make_face_crop(bgr, box, impl_->card.crop_margin, impl_->card.input_size));
+  return classify_crops(crops);
+}
+
+std::vector<LabelProbs> MaskClassifier::classify_crops(const std::vector<cv::Mat>& crops) {
+  std::vector<LabelProbs> result;
+  if (crops.empty()) return result;
+  const ModelCard& card = impl_->card;
+  const int s = card.input_size;
+
+  // (x / 255 - mean) / std per RGB channel, as one convertTo into float, then an NCHW blob with R and B swapped.
+  auto& normalised = impl_->normalised;
+  normalised.resize(crops.size());
+  const cv::Scalar mean_bgr(card.mean[2], card.mean[1], card.mean[0]);
+  const cv::Scalar std_bgr(card.std[2], card.std[1], card.std[0]);
+  for (std::size_t i = 0; i < crops.size(); ++i) {
+    const cv::Mat& crop = crops[i];
+    if (crop.type() != CV_8UC3 || crop.rows != s || crop.cols != s)
+      throw Error(Errc::bad_input, fmt::format("classifier crop {} is not a {}x{} BGR image", i, s, s));
+    crop.convertTo(normalised[i], CV_32FC3, 1.0 / 255.0);
+    cv::subtract(normalised[i], mean_bgr, normalised[i]);
+    cv::divide(normalised[i], std_bgr, normalised[i]);
+  }
+  cv::dnn::blobFromImages(normalised, impl_->blob, 1.0, cv::Size(), cv::Scalar(), /*swapRB=*/true, /*crop=*/false,
+                          CV_32F);
+  cv::Mat out;
+  try {
+    impl_->net.setInput(impl_->blob);
+    out = impl_->net.forward();
+  } catch (const cv::Exception& e) {
+    throw Error(Errc::model_load, fmt::format("{}: classifier inference failed: {}", card.model_path.string(), e.err));
+  }
+  out = out.reshape(1, static_cast<int>(out.total() / kNumLabels));
+  if (out.rows != static_cast<int>(crops.size()) || out.cols != static_cast<int>(kNumLabels))
+    throw Error(Errc::model_load, fmt::format("{}: expected {}x{} outputs, got {} values", card.model_path.string(),
+                                              crops.size(), kNumLabels, out.total()));
+  result.resize(crops.size());
+  for (int r = 0; r < out.rows; ++r) {
+    const float* row = out.ptr<float>(r);
+    std::array<float, kNumLabels> values{};
+    std::copy(row, row + kNumLabels, values.begin());
+    if (!card.outputs_probabilities) {
+      const float top = *std::max_element(values.begin(), values.end());
+      float sum = 0.0f;
+      for (float& v : values) sum += (v = std::exp(v - top));
+      for (float& v : values) v /= sum;
+    }
+    for (std::size_t i = 0; i < kNumLabels; ++i)
+      result[static_cast<std::size_t>(r)][static_cast<std::size_t>(card.labels[i])] = values[i];
+  }
+  return result;
+}
+
+}  // namespace maskdetect
