@@ -1,0 +1,104 @@
+// Config: defaults, presets, YAML keys, and the errors that name the key and the file.
+#include <fstream>
+
+#include <maskdetect/maskdetect.hpp>
+
+#include "test_support.hpp"
+
+using maskdetect::Config;
+using maskdetect::DetectorBackend;
+using maskdetect::Errc;
+using Catch::Matchers::Contains;
+
+namespace {
+
+Errc error_code_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const maskdetect::Error& e) {
+    return e.code();
+  }
+  FAIL("expected a maskdetect::Error");
+  return Errc::internal;
+}
+
+std::string error_text_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const maskdetect::Error& e) {
+    return e.what();
+  }
+  FAIL("expected a maskdetect::Error");
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("default config and every preset are valid", "[config]") {
+  REQUIRE_NOTHROW(maskdetect::validate(Config{}));
+  for (const auto& name : maskdetect::preset_names()) REQUIRE_NOTHROW(maskdetect::validate(maskdetect::preset(name)));
+  CHECK(maskdetect::preset("webcam").detector.backend == DetectorBackend::blazeface_front);
+  CHECK(maskdetect::preset("crowd").detector.backend == DetectorBackend::yunet);
+  CHECK(error_code_of([] { (void)maskdetect::preset("stadium"); }) == Errc::invalid_config);
+}
+
+TEST_CASE("YAML keys override the base config and keep the rest", "[config]") {
+  const Config base = maskdetect::preset("webcam");
+  const Config c = maskdetect::parse_config("detector:\n  score_threshold: 0.7\nthreads: 2\n", "inline.yaml", base);
+  CHECK(c.detector.backend == DetectorBackend::blazeface_front);
+  CHECK(c.detector.score_threshold == Approx(0.7f));
+  CHECK(c.threads == 2);
+  CHECK(c.detector.nms_threshold == Approx(base.detector.nms_threshold));
+}
+
+TEST_CASE("an unknown key is an error naming the key, the file and the line", "[config]") {
+  const auto text = error_text_of([] { (void)maskdetect::parse_config("threads: 1\ndetectr:\n  tiles: 2\n", "cam.yaml"); });
+  CHECK_THAT(text, Contains("cam.yaml:2") && Contains("'detectr'"));
+  const auto nested = error_text_of([] { (void)maskdetect::parse_config("detector:\n  treshold: 0.5\n", "cam.yaml"); });
+  CHECK_THAT(nested, Contains("cam.yaml:2") && Contains("detector.treshold"));
+}
+
+TEST_CASE("bad values are errors naming the key", "[config]") {
+  CHECK_THAT(error_text_of([] { (void)maskdetect::parse_config("detector:\n  score_threshold: high\n", "a.yaml"); }),
+             Contains("detector.score_threshold") && Contains("high"));
+  CHECK_THAT(error_text_of([] { (void)maskdetect::parse_config("detector:\n  score_threshold: 1.5\n", "a.yaml"); }),
+             Contains("detector.score_threshold"));
+  CHECK_THAT(error_text_of([] { (void)maskdetect::parse_config("detector:\n  backend: haar\n", "a.yaml"); }),
+             Contains("detector.backend") && Contains("haar"));
+  // Tiling exists only for BlazeFace back; fixed-size models reject another input size.
+  CHECK_THAT(error_text_of([] {
+               (void)maskdetect::parse_config("detector:\n  backend: blazeface_front\n  tiles: 2\n", "a.yaml");
+             }),
+             Contains("detector.tiles"));
+  CHECK_THAT(error_text_of([] { (void)maskdetect::parse_config("detector:\n  input_size: 300\n", "a.yaml"); }),
+             Contains("detector.input_size"));
+  CHECK_THAT(error_text_of([] { (void)maskdetect::parse_config("detector: [1, 2]\n", "a.yaml"); }),
+             Contains("'detector'"));
+  CHECK(error_code_of([] { (void)maskdetect::parse_config("detector: {backend: yunet\n", "a.yaml"); }) ==
+        Errc::invalid_config);
+}
+
+TEST_CASE("load_config reads a file, resolves relative paths against it, and round-trips", "[config]") {
+  const auto dir = std::filesystem::temp_directory_path() / "maskdetect_test_config";
+  std::filesystem::create_directories(dir);
+  const auto path = dir / "site.yaml";
+  {
+    std::ofstream out(path);
+    out << "detector:\n  backend: yunet\n  model: weights/yunet.onnx\n  input_size: 320\nclassifier:\n  card: "
+           "/opt/card.yaml\n";
+  }
+  const Config c = maskdetect::load_config(path);
+  CHECK(c.detector.backend == DetectorBackend::yunet);
+  CHECK(c.detector.input_size == 320);
+  CHECK(std::filesystem::path(c.detector.model) == dir / "weights" / "yunet.onnx");
+  CHECK(c.classifier.card == "/opt/card.yaml");
+
+  const Config again = maskdetect::parse_config(maskdetect::to_yaml(c), "round-trip");
+  CHECK(again.detector.backend == c.detector.backend);
+  CHECK(again.detector.model == c.detector.model);
+  CHECK(again.detector.input_size == c.detector.input_size);
+  CHECK(again.classifier.card == c.classifier.card);
+
+  CHECK_THAT(error_text_of([&] { (void)maskdetect::load_config(dir / "missing.yaml"); }), Contains("missing.yaml"));
+  std::filesystem::remove_all(dir);
+}
