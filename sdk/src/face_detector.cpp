@@ -1,0 +1,57 @@
+// face_detector.cpp - FaceDetector::create: finds the model file and builds the back end.
+#include "maskdetect/face_detector.hpp"
+
+#include <filesystem>
+#include <string>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include "detectors.hpp"
+#include "maskdetect/error.hpp"
+#include "maskdetect/models.hpp"
+
+namespace maskdetect {
+namespace {
+
+std::filesystem::path resolve_model(const DetectorConfig& config) {
+  if (!config.model.empty()) {
+    std::filesystem::path path(config.model);
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec))
+      throw Error(Errc::model_not_found, fmt::format("{}: model file not found (detector.model, back end {})",
+                                                     path.string(), to_string(config.backend)));
+    if (!std::filesystem::is_regular_file(path, ec))
+      throw Error(Errc::model_load, fmt::format("{}: not a regular file (detector.model)", path.string()));
+    return path;
+  }
+  switch (config.backend) {
+    case DetectorBackend::blazeface_front:
+      return find_model(kBlazeFaceFrontFile);
+    case DetectorBackend::blazeface_back:
+      return find_model(kBlazeFaceBackFile);
+    case DetectorBackend::yunet:
+      return find_model(kYuNetFile, "fetch it with: maskdetect models fetch yunet");
+  }
+  throw Error(Errc::invalid_config, "detector.backend: unknown back end");
+}
+
+}  // namespace
+
+std::unique_ptr<FaceDetector> FaceDetector::create(const DetectorConfig& config) {
+  if (config.tiles < 1)
+    throw Error(Errc::invalid_config, fmt::format("detector.tiles: must be >= 1, got {}", config.tiles));
+  if (config.input_size < 0)
+    throw Error(Errc::invalid_config, fmt::format("detector.input_size: must be >= 0, got {}", config.input_size));
+  const std::filesystem::path model = resolve_model(config);
+  switch (config.backend) {
+    case DetectorBackend::blazeface_front:
+    case DetectorBackend::blazeface_back:
+      return detail::make_blazeface_detector(config, model);
+    case DetectorBackend::yunet:
+      return detail::make_yunet_detector(config, model);
+  }
+  throw Error(Errc::invalid_config, "detector.backend: unknown back end");
+}
+
+}  // namespace maskdetect

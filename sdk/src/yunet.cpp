@@ -1,0 +1,139 @@
+// yunet.cpp - OpenCV YuNet (2022mar) through cv::FaceDetectorYN.
+//
+// OpenCV 4.6's FaceDetectorYN only understands the 2022mar graph (outputs loc / conf / iou). The 2023mar
+// and later models (outputs cls_* / obj_* / bbox_* / kps_*) need OpenCV >= 4.8: 4.6 throws while creating
+// the detector ("Layer with requested id=-1 not found") or at the first detect. Both are caught here at
+// load time and reported as Error(model_load) with the way out.
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include <fmt/format.h>
+#include <opencv2/core.hpp>
+#include <opencv2/dnn.hpp>
+#include <opencv2/imgproc.hpp>
+#include <opencv2/objdetect.hpp>
+
+#include "detectors.hpp"
+#include "maskdetect/error.hpp"
+
+namespace maskdetect::detail {
+namespace {
+
+constexpr int kDefaultLongSide = 640;
+constexpr int kTopK = 5000;
+
+// True when `file` is an ONNX network OpenCV can read whose outputs are not the 2022mar ones: a newer
+// YuNet rather than a corrupt file.
+bool is_newer_yunet(const std::string& file) {
+  try {
+    const cv::dnn::Net net = cv::dnn::readNetFromONNX(file);
+    if (net.empty()) return false;
+    const std::vector<cv::String> outs = net.getUnconnectedOutLayersNames();
+    const auto has = [&](std::string_view prefix) {
+      return std::any_of(outs.begin(), outs.end(), [&](const cv::String& n) { return n.rfind(prefix, 0) == 0; });
+    };
+    return !(has("loc") && has("conf") && has("iou")) && (has("cls") || has("obj") || has("bbox") || has("kps"));
+  } catch (const cv::Exception&) {
+    return false;
+  }
+}
+
+[[noreturn]] void throw_load_error(const std::string& file, const cv::Exception& e) {
+  if (is_newer_yunet(file))
+    throw Error(Errc::model_load, fmt::format("{}: this YuNet model needs OpenCV >= 4.8 (this build has {}); use the "
+                                              "2022mar model: maskdetect models fetch yunet",
+                                              file, CV_VERSION));
+  throw Error(Errc::model_load, fmt::format("{}: cannot load the YuNet model: {}", file, e.what()));
+}
+
+class YuNetDetector final : public FaceDetector {
+ public:
+  YuNetDetector(const DetectorConfig& config, const std::filesystem::path& model)
+      : long_side_(config.input_size > 0 ? config.input_size : kDefaultLongSide),
+        score_threshold_(config.score_threshold),
+        min_face_px_(config.min_face_px) {
+    const std::string file = model.string();
+    // A small trial size; the real one is set per frame.
+    size_ = cv::Size(160, 120);
+    try {
+      net_ = cv::FaceDetectorYN::create(file, "", size_, score_threshold_, config.nms_threshold, kTopK);
+    } catch (const cv::Exception& e) {
+      throw_load_error(file, e);
+    }
+    if (net_.empty()) throw Error(Errc::model_load, fmt::format("{}: cannot load the YuNet model", file));
+    // Trial detect: some incompatible graphs only fail when run.
+    try {
+      const cv::Mat dummy(size_, CV_8UC3, cv::Scalar(127, 127, 127));
+      cv::Mat faces;
+      net_->detect(dummy, faces);
+    } catch (const cv::Exception& e) {
+      throw_load_error(file, e);
+    }
+  }
+
+  std::vector<FaceBox> detect(const cv::Mat& bgr) override {
+    if (bgr.empty() || bgr.type() != CV_8UC3)
+      throw Error(Errc::bad_input,
+                  fmt::format("yunet: expected a non-empty 8-bit 3-channel BGR image, got {}x{} type {}", bgr.cols,
+                              bgr.rows, bgr.type()));
+    const double fit = static_cast<double>(long_side_) / std::max(bgr.cols, bgr.rows);
+    const cv::Size size(std::max(1, static_cast<int>(std::lround(bgr.cols * fit))),
+                        std::max(1, static_cast<int>(std::lround(bgr.rows * fit))));
+    cv::Mat faces;
+    try {
+      const cv::Mat* input = &bgr;
+      if (size != bgr.size()) {
+        cv::resize(bgr, resized_, size, 0.0, 0.0, fit < 1.0 ? cv::INTER_AREA : cv::INTER_LINEAR);
+        input = &resized_;
+      }
+      if (size != size_) {
+        net_->setInputSize(size);
+        size_ = size;
+      }
+      net_->setScoreThreshold(score_threshold_);
+      net_->detect(*input, faces);
+    } catch (const cv::Exception& e) {
+      throw Error(Errc::internal, fmt::format("yunet: inference failed: {}", e.what()));
+    }
+    // Back to frame pixels; per axis, as the resize really scaled each one.
+    const float sx = static_cast<float>(bgr.cols) / static_cast<float>(size.width);
+    const float sy = static_cast<float>(bgr.rows) / static_cast<float>(size.height);
+    const cv::Rect2f frame(0.0f, 0.0f, static_cast<float>(bgr.cols), static_cast<float>(bgr.rows));
+    std::vector<FaceBox> out;
+    out.reserve(static_cast<std::size_t>(std::max(faces.rows, 0)));
+    for (int i = 0; i < faces.rows; ++i) {
+      const float* r = faces.ptr<float>(i);  // x, y, w, h, 5 x (x, y) landmarks, score
+      FaceBox face;
+      face.box = cv::Rect2f(r[0] * sx, r[1] * sy, r[2] * sx, r[3] * sy) & frame;
+      if (face.box.empty()) continue;
+      if (std::max(face.box.width, face.box.height) < min_face_px_) continue;
+      face.score = std::clamp(r[14], 0.0f, 1.0f);
+      face.landmarks.reserve(5);
+      for (int k = 0; k < 5; ++k) face.landmarks.emplace_back(r[4 + 2 * k] * sx, r[5 + 2 * k] * sy);
+      out.push_back(std::move(face));
+    }
+    std::stable_sort(out.begin(), out.end(), [](const FaceBox& a, const FaceBox& b) { return a.score > b.score; });
+    return out;
+  }
+
+  cv::Size input_size() const override { return size_; }
+  void set_score_threshold(float threshold) override { score_threshold_ = threshold; }
+  std::string_view name() const override { return "yunet"; }
+
+ private:
+  int long_side_;
+  float score_threshold_;
+  float min_face_px_;
+  cv::Size size_;
+  cv::Ptr<cv::FaceDetectorYN> net_;
+  cv::Mat resized_;
+};
+
+}  // namespace
+
+std::unique_ptr<FaceDetector> make_yunet_detector(const DetectorConfig& config, const std::filesystem::path& model) {
+  return std::make_unique<YuNetDetector>(config, model);
+}
+
+}  // namespace maskdetect::detail
