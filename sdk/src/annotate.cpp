@@ -31,7 +31,7 @@ void draw_results(cv::Mat& bgr, const FrameResult& result, const DrawOptions& op
   for (const Face& face : result.faces) {
     const cv::Scalar color = label_color(face.label);
     const cv::Rect box(cvRound(face.box.x), cvRound(face.box.y), cvRound(face.box.width), cvRound(face.box.height));
-    cv::rectangle(bgr, box, color, thickness, cv::LINE_AA);
+    cv::rectangle(bgr, box, color, thickness, cv::LINE_8);
     if (options.landmarks) {
       for (const auto& p : face.landmarks) cv::circle(bgr, p, thickness + 1, color, cv::FILLED, cv::LINE_AA);
     }
