@@ -1,0 +1,74 @@
+// app/frame_source.hpp - where frames come from: camera, video file, stream URL, image, folder or glob.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <opencv2/core/mat.hpp>
+
+namespace maskdetect::app {
+
+enum class SourceKind { camera, video_file, stream, images };
+
+/// One decoded frame.
+struct Frame {
+  cv::Mat bgr;               ///< CV_8UC3
+  std::int64_t index = 0;    ///< 0-based position in the source
+  std::string name;          ///< image sources: the file name ("a.jpg"); empty for video and cameras
+  std::filesystem::path path;///< image sources: the file read
+};
+
+enum class ReadStatus {
+  ok,          ///< `frame` holds the next frame
+  end,         ///< a finite source has no more frames
+  unreadable,  ///< image sources: `frame.name`/`frame.path` name a file that could not be decoded; go on
+  failed,      ///< a live source (camera, stream) stopped delivering frames
+};
+
+/// A sequence of frames. Not thread-safe.
+class FrameSource {
+public:
+  virtual ~FrameSource() = default;
+  FrameSource() = default;
+  FrameSource(const FrameSource&) = delete;
+  FrameSource& operator=(const FrameSource&) = delete;
+
+  /// Reads the next frame into `frame`.
+  [[nodiscard]] virtual ReadStatus read(Frame& frame) = 0;
+  [[nodiscard]] virtual SourceKind kind() const = 0;
+  /// Number of frames when known in advance (images, most video files).
+  [[nodiscard]] virtual std::optional<std::int64_t> frame_count() const = 0;
+  /// Frames per second of a video or camera; 0 when unknown.
+  [[nodiscard]] virtual double fps() const { return 0.0; }
+  /// How to name the source in messages: "camera 0", "video 'a.mp4'", "folder 'imgs/'", ...
+  [[nodiscard]] virtual std::string description() const = 0;
+  /// Files read (images, video file): an output must not overwrite any of them.
+  [[nodiscard]] virtual std::vector<std::filesystem::path> input_files() const = 0;
+  /// Folders the inputs are in (image sources): an output folder must not be one of them.
+  [[nodiscard]] virtual std::vector<std::filesystem::path> input_dirs() const { return {}; }
+
+  [[nodiscard]] bool is_live() const { return kind() == SourceKind::camera || kind() == SourceKind::stream; }
+};
+
+/// File extensions read as images (lower case, with the dot).
+[[nodiscard]] bool is_image_file(const std::filesystem::path& path);
+
+/// `*` and `?` against a whole file name (no path separators, case-sensitive).
+[[nodiscard]] bool glob_match(std::string_view pattern, std::string_view name) noexcept;
+
+/// Opens `spec`: a camera index ("0") or device ("/dev/video0"), a URL ("rtsp://...", "http://..."),
+/// an image file, a folder of images (sorted by name), a glob of images ("dir/*.jpg") or a video file.
+/// Throws Error(bad_input) for a source that does not exist or cannot be decoded, Error(io) for a camera
+/// or stream that cannot be opened.
+[[nodiscard]] std::unique_ptr<FrameSource> open_frame_source(const std::string& spec);
+
+/// A fixed list of image files (e.g. the built-in demo), read in the given order.
+[[nodiscard]] std::unique_ptr<FrameSource> open_image_list(std::vector<std::filesystem::path> files,
+                                                           std::string description);
+
+}  // namespace maskdetect::app

@@ -1,0 +1,83 @@
+// app/pipeline.hpp - a two-stage frame pipeline: capture + decode on a thread of its own, the rest
+// (inference, drawing, encoding, writing) on the caller's thread, a bounded queue between them.
+//
+// On a 2-core machine decoding the next frame overlaps inference on the current one. Frames come out
+// in the order they were read. Live sources drop the oldest queued frame when the consumer falls behind
+// (a camera must not lag); files never drop a frame (the producer waits for room instead).
+//
+//   app::FramePipeline pipeline([&](app::Frame& f) { return source->read(f); }, {.drop_oldest = live});
+//   app::PipelineItem item;
+//   while (pipeline.next(item)) { ... item.frame, item.status, item.read_ms ...; pipeline.recycle(item); }
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "app/frame_source.hpp"
+
+namespace maskdetect::app {
+
+struct PipelineOptions {
+  std::size_t capacity = 2;  ///< frames decoded ahead at most (>= 1)
+  bool drop_oldest = false;  ///< live sources: replace the oldest queued frame when full
+};
+
+/// One result of the reader: a frame (status ok), an unreadable image (name/path set), or the end.
+struct PipelineItem {
+  ReadStatus status = ReadStatus::end;
+  Frame frame;
+  double read_ms = 0.0;  ///< wall time the reader spent on this frame (capture + decode)
+};
+
+class FramePipeline {
+ public:
+  /// Reads the next frame into its argument; the same contract as FrameSource::read. Called on the
+  /// pipeline's own thread only, never concurrently with itself.
+  using Reader = std::function<ReadStatus(Frame&)>;
+
+  /// Starts the reader thread.
+  FramePipeline(Reader reader, PipelineOptions options);
+  /// Stops the reader and waits for it (a read in progress finishes first).
+  ~FramePipeline();
+  FramePipeline(const FramePipeline&) = delete;
+  FramePipeline& operator=(const FramePipeline&) = delete;
+
+  /// The next item, in read order; blocks until one is ready. Items with status ok and unreadable are
+  /// delivered; the final end or failed item is delivered once, then next() returns false. Returns
+  /// false at once after stop(). An exception thrown by the reader is rethrown here.
+  [[nodiscard]] bool next(PipelineItem& item);
+
+  /// Hands a frame's buffers back to the reader so that the next decode reuses them (optional).
+  void recycle(PipelineItem& item);
+
+  /// Asks the reader to stop after its current read; queued frames are discarded.
+  void stop();
+
+  /// Frames dropped so far (drop_oldest only).
+  [[nodiscard]] std::int64_t dropped() const;
+
+ private:
+  void run();
+
+  Reader reader_;
+  PipelineOptions options_;
+  mutable std::mutex mutex_;
+  std::condition_variable ready_;  // the queue gained an item (or the reader finished)
+  std::condition_variable room_;   // the queue lost an item (or stop)
+  std::deque<PipelineItem> queue_;
+  std::vector<Frame> spare_;  // recycled frames for the reader
+  bool stopping_ = false;
+  bool finished_ = false;  // the reader has queued its last item
+  std::exception_ptr error_;
+  std::int64_t dropped_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace maskdetect::app

@@ -1,0 +1,230 @@
+// maskdetect run: detect faces and masks on a camera, video, stream, image, folder or glob.
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <opencv2/highgui.hpp>
+
+#include "app/frame_sink.hpp"
+#include "app/frame_source.hpp"
+#include "app/progress.hpp"
+#include "app/summary.hpp"
+#include "commands.hpp"
+#include "maskdetect/maskdetect.hpp"
+
+namespace fs = std::filesystem;
+
+namespace maskdetect::cli {
+
+namespace {
+
+struct RunOptions {
+  std::string source;
+  std::string output;
+  std::string json;
+  bool show = false;
+  std::int64_t max_frames = 0;
+  bool no_draw = false;
+  bool force = false;
+  bool progress = false;
+};
+
+/// The built-in demo: sample images installed from Debian packages by scripts/setup.sh.
+const std::vector<fs::path>& demo_candidates() {
+  static const std::vector<fs::path> paths{
+      "/usr/share/doc/opencv-doc/examples/data/messi5.jpg",               // opencv-doc
+      "/usr/lib/python3/dist-packages/skimage/data/astronaut.png",        // python3-skimage(-lib)
+  };
+  return paths;
+}
+
+volatile std::sig_atomic_t g_stop = 0;
+extern "C" void on_sigint(int) { g_stop = 1; }
+
+/// Catches SIGINT/SIGTERM while alive so that a run ends cleanly with its summary.
+class StopSignals {
+public:
+  StopSignals() {
+    g_stop = 0;
+    struct sigaction action {};
+    action.sa_handler = on_sigint;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, &old_int_);
+    sigaction(SIGTERM, &action, &old_term_);
+  }
+  ~StopSignals() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+private:
+  struct sigaction old_int_ {};
+  struct sigaction old_term_ {};
+};
+
+std::unique_ptr<app::FrameSource> open_demo() {
+  std::vector<fs::path> found;
+  for (const fs::path& path : demo_candidates()) {
+    if (fs::exists(path)) {
+      found.push_back(path);
+    } else {
+      std::fprintf(stderr, "warning: demo image '%s' is missing (run scripts/setup.sh)\n", path.c_str());
+    }
+  }
+  if (found.empty())
+    throw Error(Errc::bad_input,
+                "no --source given and the demo images are missing; run scripts/setup.sh (installs opencv-doc "
+                "and python3-skimage) or pass --source");
+  std::string names;
+  for (const fs::path& path : found) names += (names.empty() ? "" : ", ") + path.string();
+  std::fprintf(stderr, "demo: no --source given, running on %s\n", names.c_str());
+  return app::open_image_list(std::move(found), "demo images");
+}
+
+int run_run(const RunOptions& options, const app::ConfigOptions& config_options) {
+  const Config config = app::resolve_config(config_options);
+
+  // Source and outputs first: refuse bad paths before loading models or writing anything.
+  const bool demo = options.source.empty();
+  std::unique_ptr<app::FrameSource> source = demo ? open_demo() : app::open_frame_source(options.source);
+
+  std::string output = options.output;
+  if (output.empty() && demo) output = "maskdetect-out";
+  std::unique_ptr<app::FrameSink> sink;
+  if (!output.empty()) {
+    const bool video = app::is_video_path(output);
+    app::check_not_input(*source, output, !video, "--output");
+    sink = app::make_sink(output, source->fps() > 0.0 ? source->fps() : (source->is_live() ? 25.0 : 5.0),
+                          options.force);
+    if (!video && !options.force && source->kind() == app::SourceKind::images) {
+      // Every file name is known in advance: check them all before doing any work.
+      for (const fs::path& input : source->input_files()) {
+        const fs::path target = fs::path(output) / input.filename();
+        if (fs::exists(target))
+          throw Error(Errc::bad_input,
+                      fmt::format("output file '{}' exists (use --force to overwrite)", target.string()));
+      }
+    }
+  }
+  std::string json_path = options.json;
+  if (json_path.empty() && (demo || output.empty())) json_path = "-";
+  std::unique_ptr<app::JsonLinesWriter> json;
+  if (!json_path.empty()) {
+    if (json_path != "-") app::check_not_input(*source, json_path, false, "--json");
+    json = std::make_unique<app::JsonLinesWriter>(json_path);
+  }
+  if (options.show && std::getenv("DISPLAY") == nullptr && std::getenv("WAYLAND_DISPLAY") == nullptr)
+    throw Error(Errc::bad_input, "--show needs a display (DISPLAY is not set)");
+
+  Detector detector(config);
+
+  const StopSignals signals;
+  app::RunSummary summary;
+  std::optional<std::int64_t> total = source->frame_count();
+  if (total && options.max_frames > 0 && *total > options.max_frames) total = options.max_frames;
+  app::Progress progress(total, options.progress);
+  std::optional<std::string> failure;  // a live source that stopped
+  const bool images = source->kind() == app::SourceKind::images;
+
+  app::Frame frame;
+  std::int64_t handled = 0;
+  while (g_stop == 0 && (options.max_frames <= 0 || summary.frames < options.max_frames)) {
+    app::Stopwatch watch;
+    const app::ReadStatus status = source->read(frame);
+    if (status == app::ReadStatus::end) break;
+    if (status == app::ReadStatus::failed) {
+      if (g_stop != 0) break;  // interrupted while waiting for a frame
+      failure = fmt::format("{} stopped delivering frames after {} frames", source->description(), summary.frames);
+      break;
+    }
+    ++handled;
+    if (status == app::ReadStatus::unreadable) {
+      progress.pause();
+      std::fprintf(stderr, "warning: cannot read image '%s': not a decodable image; skipped\n", frame.path.c_str());
+      ++summary.unreadable;
+      continue;
+    }
+    summary.add_time(app::Stage::decode, watch.elapsed_ms());
+
+    const FrameResult result = detector.detect(frame.bgr);
+    summary.add_result(result);
+
+    watch.restart();
+    if (!options.no_draw) draw_results(frame.bgr, result);
+    summary.add_time(app::Stage::draw, watch.elapsed_ms());
+
+    watch.restart();
+    if (sink) sink->write(frame, frame.bgr);
+    if (json) {
+      FrameInfo info;
+      if (images) {
+        info.image = frame.name;
+      } else {
+        info.frame = frame.index;
+      }
+      json->write(to_json(result, info));
+    }
+    summary.add_time(app::Stage::encode, watch.elapsed_ms());
+
+    if (options.show) {
+      cv::imshow("maskdetect", frame.bgr);
+      const int key = cv::waitKey(1);
+      if (key == 'q' || key == 27) break;
+    }
+    progress.update(handled);
+  }
+  progress.finish();
+
+  if (sink) sink->close();
+  if (json) json->flush();
+  if (options.show) cv::destroyAllWindows();
+
+  if (failure) std::fprintf(stderr, "error: %s\n", failure->c_str());
+  if (g_stop != 0) std::fputs("interrupted: stopping\n", stderr);
+  std::fputs(summary.format().c_str(), stderr);
+  if (sink) std::fprintf(stderr, "output: %s\n", sink->description().c_str());
+
+  if (failure) return kExitIo;
+  if (summary.unreadable > 0) {
+    std::fprintf(stderr, "error: %lld image(s) of %s could not be read\n",
+                 static_cast<long long>(summary.unreadable), source->description().c_str());
+    return kExitBadInput;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app, CommandContext& context) {
+  auto options = std::make_shared<RunOptions>();
+  CLI::App* run = app.add_subcommand("run", "Detect faces and masks on a source; annotated output and JSON Lines");
+  run->add_option("--source,-s", options->source,
+                  "Camera index (0) or device (/dev/video0), video file, rtsp/http URL, image, folder, or glob "
+                  "(dir/*.jpg). Default: the built-in demo images");
+  run->add_option("--output,-o", options->output,
+                  "Annotated output: a folder (images under their names) or a video file (.mp4, .avi). "
+                  "Default for the demo: ./maskdetect-out");
+  run->add_option("--json", options->json, "JSON Lines results to FILE, or - for stdout (the default when no "
+                                           "--output is given)")
+      ->type_name("FILE|-");
+  run->add_flag("--show", options->show, "Show the annotated frames in a window (q or Esc to stop)");
+  run->add_option("--max-frames", options->max_frames, "Stop after N frames (0: no limit)")
+      ->check(CLI::NonNegativeNumber);
+  run->add_flag("--no-draw", options->no_draw, "Write frames without boxes");
+  run->add_flag("--force", options->force, "Overwrite existing output files");
+  run->add_flag("--progress", options->progress, "Show progress on stderr even when it is not a terminal");
+  run->callback([options, &context] {
+    context.action = [options, &context] { return run_run(*options, context.config); };
+  });
+}
+
+}  // namespace maskdetect::cli
