@@ -1,6 +1,8 @@
 // Model search order and the models the project can fetch.
 #include "maskdetect/models.hpp"
 
+#include <dlfcn.h>
+
 #include <cstdlib>
 #include <system_error>
 
@@ -14,6 +16,18 @@ namespace {
 std::filesystem::path env_path(const char* name) {
   const char* value = std::getenv(name);
   return (value != nullptr && *value != '\0') ? std::filesystem::path(value) : std::filesystem::path();
+}
+
+// <install prefix>/share/maskdetect/models found from where this library was loaded, so a package
+// installed under any prefix (a staging folder, /usr, /opt/x) finds its models without configuration.
+std::filesystem::path installed_model_dir() {
+  static const char anchor = 0;  // any object of this library tells dladdr which file it is
+  Dl_info info{};
+  if (::dladdr(&anchor, &info) == 0 || info.dli_fname == nullptr) return {};
+  std::error_code ec;
+  const auto library = std::filesystem::canonical(info.dli_fname, ec);
+  if (ec) return {};
+  return (library.parent_path() / MASKDETECT_LIB_TO_MODEL_DIR).lexically_normal();
 }
 
 }  // namespace
@@ -35,10 +49,16 @@ std::vector<std::filesystem::path> model_search_path() {
   };
   if (auto env = env_path("MASKDETECT_MODEL_DIR"); !env.empty()) add(env);
   add(user_model_dir());
+  if (auto installed = installed_model_dir(); !installed.empty()) {
+    add(installed);
+    add(installed / "npm");
+  }
   add(std::filesystem::path(MASKDETECT_INSTALL_MODEL_DIR));
   add(std::filesystem::path(MASKDETECT_INSTALL_MODEL_DIR) / "npm");
-  add(std::filesystem::path(MASKDETECT_SOURCE_MODEL_DIR));
-  add(std::filesystem::path(MASKDETECT_SOURCE_MODEL_DIR) / "npm");
+  if (const std::filesystem::path source(MASKDETECT_SOURCE_MODEL_DIR); !source.empty()) {
+    add(source);
+    add(source / "npm");
+  }
   return dirs;
 }
 

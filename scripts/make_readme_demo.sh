@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Regenerates docs/images/demo.jpg, the README picture. Input is generated from astronaut.png of Debian's
+# python3-skimage (a public-domain NASA photo): the photo as it is, beside a copy with a surgical mask drawn
+# over the lower face; `maskdetect run` annotates the pair, which is scaled to 768 px wide.
+# Usage: scripts/make_readme_demo.sh [path/to/maskdetect]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=${1:-"$root/build/release/bin/maskdetect"}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+/usr/bin/python3 - "$work/pair.png" <<'PY'
+import sys, cv2, numpy as np
+img = cv2.imread('/usr/lib/python3/dist-packages/skimage/data/astronaut.png')
+masked = img.copy()
+mask = np.array([[180, 122], [268, 122], [272, 150], [250, 182], [224, 190], [198, 182], [176, 150]], np.int32)
+cv2.fillPoly(masked, [mask], (235, 200, 150), cv2.LINE_AA)               # light-blue mask
+for y in (132, 150, 166):                                                 # pleats
+    cv2.line(masked, (186, y), (262, y), (215, 180, 130), 2, cv2.LINE_AA)
+cv2.line(masked, (180, 124), (172, 108), (240, 240, 240), 3, cv2.LINE_AA)  # ear loops
+cv2.line(masked, (268, 124), (278, 108), (240, 240, 240), 3, cv2.LINE_AA)
+cv2.imwrite(sys.argv[1], np.hstack([img, masked]))
+PY
+"$bin" run --source "$work/pair.png" --output "$work/out" --json "$work/out.jsonl"
+mkdir -p "$root/docs/images"
+/usr/bin/python3 - "$work/out/pair.png" "$root/docs/images/demo.jpg" <<'PY'
+import sys, cv2
+img = cv2.imread(sys.argv[1])
+cv2.imwrite(sys.argv[2], cv2.resize(img, None, fx=0.75, fy=0.75, interpolation=cv2.INTER_AREA),
+            [cv2.IMWRITE_JPEG_QUALITY, 85])
+PY
+cat "$work/out.jsonl"
