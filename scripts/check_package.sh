@@ -1,20 +1,21 @@
 #!/usr/bin/env bash
-# Packaging check (CI): build the release package tree, install it into a staging prefix, build the
-# examples out of tree against that prefix and run one; then build the .deb, install it with apt and run
-# `maskdetect --version` and `maskdetect run` from the installed paths.
+# Packaging check (CI): install a build tree into a staging prefix, build the examples out of tree against
+# that prefix and run one; then build the .deb, install it with apt and run `maskdetect --version` and
+# `maskdetect run` from the installed paths.
+# Usage: scripts/check_package.sh [build-dir]   (default build/default, built by scripts/test.sh)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+build=${1:-build/default}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 image="$root/../shared/datasets/detection/andrewmvd_face_mask/images/maksssksksss0.jpg"
 [ -f "$image" ] || image=/usr/share/doc/opencv-doc/examples/data/messi5.jpg
 
-cmake --preset package
-cmake --build --preset package
+cmake --build "$build"
 
 echo "check_package: staging install"
-cmake --install build/package --prefix "$work/stage"
+cmake --install "$build" --prefix "$work/stage"
 cmake -S examples -B "$work/examples" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$work/stage"
 cmake --build "$work/examples"
 # Models must come from the staging prefix: nothing else on the search path.
@@ -22,12 +23,12 @@ MASKDETECT_MODEL_DIR="$work/empty" "$work/examples/detect_image" "$image" | tee 
 grep -q '"faces"' "$work/example.json"
 
 echo "check_package: Debian package"
-(cd build/package && cpack -G DEB)
-deb=$(ls build/package/maskdetect_*.deb)
+cpack --config "$build/CPackConfig.cmake" -B "$work/deb" -G DEB
+deb=$(ls "$work"/deb/maskdetect_*.deb)
 dpkg-deb --field "$deb" Depends
 sudo_cmd=""
 [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-$sudo_cmd apt-get install -y -qq "$root/$deb"
+$sudo_cmd apt-get install -y -qq "$deb"
 /usr/bin/maskdetect --version
 MASKDETECT_MODEL_DIR="$work/empty" /usr/bin/maskdetect run --source "$image" --output "$work/out" --json "$work/run.jsonl"
 grep -q '"faces"' "$work/run.jsonl"

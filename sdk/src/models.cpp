@@ -18,16 +18,28 @@ std::filesystem::path env_path(const char* name) {
   return (value != nullptr && *value != '\0') ? std::filesystem::path(value) : std::filesystem::path();
 }
 
-// <install prefix>/share/maskdetect/models found from where this library was loaded, so a package
-// installed under any prefix (a staging folder, /usr, /opt/x) finds its models without configuration.
-std::filesystem::path installed_model_dir() {
+// The file this library (or the program it is linked into) was loaded from.
+std::filesystem::path loaded_from() {
   static const char anchor = 0;  // any object of this library tells dladdr which file it is
   Dl_info info{};
   if (::dladdr(&anchor, &info) == 0 || info.dli_fname == nullptr) return {};
   std::error_code ec;
-  const auto library = std::filesystem::canonical(info.dli_fname, ec);
-  if (ec) return {};
+  auto path = std::filesystem::canonical(info.dli_fname, ec);
+  return ec ? std::filesystem::path() : path;
+}
+
+// <install prefix>/share/maskdetect/models found from where this library was loaded, so a package
+// installed under any prefix (a staging folder, /usr, /opt/x) finds its models without configuration.
+std::filesystem::path installed_model_dir(const std::filesystem::path& library) {
   return (library.parent_path() / MASKDETECT_LIB_TO_MODEL_DIR).lexically_normal();
+}
+
+// True when `library` lies in the build tree this library was compiled in: only then is the source
+// tree's models/ folder a fallback, so an installed copy never reads models from a checkout.
+bool in_build_tree(const std::filesystem::path& library) {
+  const std::filesystem::path build_dir(MASKDETECT_BUILD_DIR);
+  const auto rel = library.lexically_relative(build_dir);
+  return !rel.empty() && *rel.begin() != "..";
 }
 
 }  // namespace
@@ -49,15 +61,16 @@ std::vector<std::filesystem::path> model_search_path() {
   };
   if (auto env = env_path("MASKDETECT_MODEL_DIR"); !env.empty()) add(env);
   add(user_model_dir());
-  if (auto installed = installed_model_dir(); !installed.empty()) {
-    add(installed);
-    add(installed / "npm");
+  const auto library = loaded_from();
+  if (!library.empty()) {
+    add(installed_model_dir(library));
+    add(installed_model_dir(library) / "npm");
   }
   add(std::filesystem::path(MASKDETECT_INSTALL_MODEL_DIR));
   add(std::filesystem::path(MASKDETECT_INSTALL_MODEL_DIR) / "npm");
-  if (const std::filesystem::path source(MASKDETECT_SOURCE_MODEL_DIR); !source.empty()) {
-    add(source);
-    add(source / "npm");
+  if (!library.empty() && in_build_tree(library)) {
+    add(std::filesystem::path(MASKDETECT_SOURCE_MODEL_DIR));
+    add(std::filesystem::path(MASKDETECT_SOURCE_MODEL_DIR) / "npm");
   }
   return dirs;
 }

@@ -14,7 +14,7 @@ namespace maskdetect {
 ///  2. the user's model folder, user_model_dir() (where `maskdetect models fetch` writes)
 ///  3. <install prefix>/share/maskdetect/models and its npm/ subfolder (installed package): the prefix
 ///     libmaskdetect was loaded from, then the prefix it was configured with
-///  4. <source tree>/models and models/npm (a build tree; compiled in at build time)
+///  4. <source tree>/models and models/npm, only for binaries running from the build tree
 /// An explicit path in the config (absolute, or relative to the config file) skips the search.
 [[nodiscard]] std::vector<std::filesystem::path> model_search_path();
 
