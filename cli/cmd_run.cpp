@@ -14,6 +14,7 @@
 
 #include "app/frame_sink.hpp"
 #include "app/frame_source.hpp"
+#include "app/pipeline.hpp"
 #include "app/progress.hpp"
 #include "app/summary.hpp"
 #include "commands.hpp"
@@ -135,11 +136,20 @@ int run_run(const RunOptions& options, const app::ConfigOptions& config_options)
   std::optional<std::string> failure;  // a live source that stopped
   const bool images = source->kind() == app::SourceKind::images;
 
-  app::Frame frame;
+  // Capture and decode on a thread of their own, ahead of inference (docs/performance.md). Live sources drop
+  // the oldest queued frame when inference falls behind (streams queue 8 frames to absorb network bursts);
+  // files never drop one.
+  const std::size_t queued = source->kind() == app::SourceKind::stream ? 8 : 2;
+  app::FramePipeline pipeline([&source](app::Frame& next) { return source->read(next); },
+                              {.capacity = queued, .drop_oldest = source->is_live()});
+  app::PipelineItem item;
+  app::Frame& frame = item.frame;
   std::int64_t handled = 0;
   while (g_stop == 0 && (options.max_frames <= 0 || summary.frames < options.max_frames)) {
+    pipeline.recycle(item);
+    if (!pipeline.next(item)) break;
     app::Stopwatch watch;
-    const app::ReadStatus status = source->read(frame);
+    const app::ReadStatus status = item.status;
     if (status == app::ReadStatus::end) break;
     if (status == app::ReadStatus::failed) {
       if (g_stop != 0) break;  // interrupted while waiting for a frame
@@ -153,7 +163,7 @@ int run_run(const RunOptions& options, const app::ConfigOptions& config_options)
       ++summary.unreadable;
       continue;
     }
-    summary.add_time(app::Stage::decode, watch.elapsed_ms());
+    summary.add_time(app::Stage::decode, item.read_ms);
 
     const FrameResult result = detector.detect(frame.bgr);
     summary.add_result(result);
@@ -182,6 +192,7 @@ int run_run(const RunOptions& options, const app::ConfigOptions& config_options)
     }
     progress.update(handled);
   }
+  pipeline.stop();
   progress.finish();
 
   if (sink) sink->close();
