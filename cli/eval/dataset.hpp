@@ -1,0 +1,102 @@
+// eval/dataset.hpp - labelled datasets for `maskdetect eval`: VOC, YOLO, COCO (detection) and one folder per
+// class (classification), a class-name map, and split files. Not part of the SDK.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <opencv2/core/types.hpp>
+
+#include "maskdetect/types.hpp"
+
+namespace maskdetect::eval {
+
+enum class DatasetFormat { voc, yolo, coco, folders };
+
+[[nodiscard]] std::string_view to_string(DatasetFormat format) noexcept;
+/// "voc", "yolo", "coco" or "folders"; std::nullopt for anything else.
+[[nodiscard]] std::optional<DatasetFormat> parse_format(std::string_view name) noexcept;
+
+/// Dataset class names -> maskdetect labels. Names are compared case-insensitively. Defaults:
+/// with_mask, mask, correct_mask -> mask; without_mask, no_mask -> no_mask;
+/// mask_weared_incorrect, with_incorrect_mask, incorrect_mask, incorrect -> incorrect.
+class ClassMap {
+ public:
+  ClassMap();
+  /// Maps `from` to `to` (mask, no_mask, incorrect), replacing any earlier rule for `from`. Throws
+  /// Error(invalid_config) for another `to`.
+  void set(std::string_view from, std::string_view to);
+  /// Parses "from=to" (the --class-map flag). Throws Error(invalid_config).
+  void set_rule(std::string_view rule);
+  [[nodiscard]] std::optional<MaskLabel> find(std::string_view name) const;
+
+ private:
+  std::map<std::string, MaskLabel> map_;
+};
+
+/// One ground-truth face box.
+struct GtBox {
+  cv::Rect2f box;  ///< pixels (YOLO: normalised until resolve_boxes())
+  MaskLabel label = MaskLabel::mask;
+};
+
+/// One image of a dataset with its labels.
+struct Sample {
+  std::string name;                ///< path relative to the image folder ("a.jpg", "with_mask/b.png")
+  std::filesystem::path path;      ///< the image file
+  std::vector<GtBox> boxes;        ///< detection datasets
+  std::optional<MaskLabel> label;  ///< classification datasets
+  cv::Size size;                   ///< from the annotation when it gives one; else 0x0
+  bool normalized = false;         ///< YOLO: boxes are in [0, 1] and need the image size
+};
+
+/// Something wrong with a dataset: counted, reported by name, and an error under --strict.
+struct DatasetIssue {
+  std::string kind;    ///< image_without_annotation, annotation_without_image, unknown_class, malformed,
+                       ///< box_clamped, empty_box, missing_from_split, unreadable_image, no_prediction
+  std::string name;    ///< the file concerned
+  std::string detail;  ///< what is wrong
+  std::string key;     ///< stem of the image concerned ("" when none): split filtering keeps matching ones
+};
+
+/// Issue kinds that are only notes (never errors, even under --strict).
+[[nodiscard]] bool is_note(std::string_view kind) noexcept;
+
+struct Dataset {
+  std::filesystem::path root;
+  DatasetFormat format = DatasetFormat::voc;
+  std::vector<Sample> samples;  ///< sorted by name
+  std::vector<DatasetIssue> issues;
+  [[nodiscard]] bool classification() const noexcept { return format == DatasetFormat::folders; }
+};
+
+/// The format of the dataset in `dir`: a *.json with "images" and "annotations" -> coco; a labels/ folder
+/// or a classes file -> yolo; an annotations/ (or Annotations/) folder of XML -> voc; otherwise subfolders
+/// holding images -> folders. Throws Error(bad_input) when none fits.
+[[nodiscard]] DatasetFormat detect_format(const std::filesystem::path& dir);
+
+/// Reads a dataset. Problems with single files are recorded in Dataset::issues; a dataset that cannot be
+/// read at all (missing folder, no classes file, unparsable COCO JSON) throws Error(bad_input).
+/// Images without annotation are not evaluated (recorded as an issue); annotations without an image
+/// likewise. Boxes of an unknown class are dropped (issue).
+[[nodiscard]] Dataset read_dataset(const std::filesystem::path& dir, std::optional<DatasetFormat> format,
+                                   const ClassMap& classes);
+
+/// Keeps the samples listed in a split file (one name per line: a file name, a relative path or a stem;
+/// blank lines and lines starting with '#' are ignored). Entries that match no sample become
+/// `missing_from_split` issues. Throws Error(bad_input) when the file cannot be read.
+void apply_split(Dataset& dataset, const std::filesystem::path& split_file);
+
+/// Turns a sample's boxes into clamped pixel boxes for an image of `size` (denormalising YOLO boxes).
+/// Clamped boxes and boxes left empty (dropped) are appended to `issues`.
+void resolve_boxes(Sample& sample, cv::Size size, std::vector<DatasetIssue>& issues);
+
+/// Image file extensions read (lower case, with the dot).
+[[nodiscard]] bool is_image_path(const std::filesystem::path& path);
+
+}  // namespace maskdetect::eval

@@ -1,0 +1,209 @@
+// `maskdetect eval` end to end: the CLI binary on a small andrewmvd split, on ground truth turned into
+// predictions, on a broken dataset with and without --strict, and on a tiny classification set.
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include "eval/dataset.hpp"
+#include "maskdetect/json.hpp"
+#include "test_support.hpp"
+
+#ifdef MASKDETECT_TEST_CLI
+
+namespace fs = std::filesystem;
+using namespace maskdetect::eval;
+
+namespace {
+
+const fs::path kAndrewmvd = maskdetect::test::shared_dir() / "datasets" / "detection" / "andrewmvd_face_mask";
+const fs::path kTestSplit = maskdetect::test::source_dir() / "models" / "splits" / "andrewmvd_test.txt";
+const fs::path kClassifierCard = maskdetect::test::source_dir() / "models" / "mask_classifier.yaml";
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::random_device rd;
+    path = fs::temp_directory_path() / ("maskdetect_eval_cli_" + std::to_string(rd()));
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+};
+
+struct Run {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+/// Runs `maskdetect <args>` (args already shell-quoted) and collects its exit status and output.
+Run run_cli(const std::string& args, const fs::path& tmp) {
+  const fs::path out = tmp / "stdout.txt";
+  const fs::path err = tmp / "stderr.txt";
+  const std::string cmd =
+      "'" + std::string(MASKDETECT_TEST_CLI) + "' " + args + " >'" + out.string() + "' 2>'" + err.string() + "'";
+  const int raw = std::system(cmd.c_str());
+  Run run;
+  run.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  run.out = slurp(out);
+  run.err = slurp(err);
+  return run;
+}
+
+std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+
+/// The first `n` names of the andrewmvd test split, as a split file in `dir`.
+fs::path small_split(const fs::path& dir, std::size_t n) {
+  std::ifstream in(kTestSplit);
+  std::ofstream out(dir / "split.txt");
+  std::size_t k = 0;
+  for (std::string line; k < n && std::getline(in, line);)
+    if (!line.empty()) {
+      out << line << '\n';
+      ++k;
+    }
+  return dir / "split.txt";
+}
+
+}  // namespace
+
+TEST_CASE("eval on 20 andrewmvd test images: JSON keys and a sane mAP", "[eval][cli][data]") {
+  MASKDETECT_REQUIRE_DATA(kAndrewmvd);
+  MASKDETECT_REQUIRE_DATA(kTestSplit);
+  MASKDETECT_REQUIRE_DATA(kClassifierCard);
+  TempDir tmp;
+  const fs::path split = small_split(tmp.path, 20);
+  const Run run = run_cli("eval --dataset " + q(kAndrewmvd) + " --split " + q(split) + " --json " +
+                              q(tmp.path / "m.json") + " --report " + q(tmp.path / "report"),
+                          tmp.path);
+  INFO(run.err << run.out);
+  REQUIRE(run.status == 0);
+  CHECK_THAT(run.out, Catch::Contains("mAP@0.5"));
+  const auto j = nlohmann::json::parse(slurp(tmp.path / "m.json"));
+  for (const char* key : {"map50", "map50_95", "macro_f1", "accuracy", "classes", "face", "confusion"})
+    CHECK(j.contains(key));
+  CHECK(j["accuracy"].is_null());  // a detection run
+  CHECK(j["dataset"]["images"] == 20);
+  const double map50 = j["map50"].get<double>();
+  CHECK(map50 >= 0.0);
+  CHECK(map50 <= 1.0);
+  CHECK(map50 > 0.2);
+  CHECK(j["map50_95"].get<double>() <= map50);
+  for (const char* file : {"index.html", "pr_mask.png", "pr_no_mask.png", "pr_incorrect.png", "confusion.png"})
+    CHECK(fs::exists(tmp.path / "report" / file));
+}
+
+TEST_CASE("eval --predictions of the ground truth itself scores mAP 1", "[eval][cli][data]") {
+  MASKDETECT_REQUIRE_DATA(kAndrewmvd);
+  MASKDETECT_REQUIRE_DATA(kTestSplit);
+  TempDir tmp;
+  const fs::path split = small_split(tmp.path, 20);
+  Dataset d = read_dataset(kAndrewmvd, DatasetFormat::voc, ClassMap{});
+  apply_split(d, split);
+  REQUIRE(d.samples.size() == 20);
+  {
+    std::ofstream out(tmp.path / "gt.jsonl");
+    for (Sample& s : d.samples) {
+      std::vector<DatasetIssue> ignored;
+      resolve_boxes(s, s.size, ignored);
+      maskdetect::FrameResult r;
+      r.frame_size = s.size;
+      for (const GtBox& b : s.boxes) {
+        maskdetect::Face f;
+        f.box = b.box;
+        f.face_score = 1.0f;
+        f.label = b.label;
+        f.score = 1.0f;
+        f.probs[static_cast<std::size_t>(b.label)] = 1.0f;
+        r.faces.push_back(f);
+      }
+      out << maskdetect::to_json(r, {.image = s.name, .frame = std::nullopt}) << '\n';
+    }
+  }
+  const Run run = run_cli("eval --dataset " + q(kAndrewmvd) + " --split " + q(split) + " --predictions " +
+                              q(tmp.path / "gt.jsonl") + " --json -",
+                          tmp.path);
+  INFO(run.err);
+  REQUIRE(run.status == 0);
+  const auto j = nlohmann::json::parse(run.out);
+  CHECK(j["map50"].get<double>() == Approx(1.0));
+  CHECK(j["map50_95"].get<double>() == Approx(1.0));
+  CHECK(j["face"]["recall"].get<double>() == Approx(1.0));
+  CHECK(j["macro_f1"].get<double>() == Approx(1.0));
+}
+
+TEST_CASE("eval reports dataset problems by name, --strict makes them errors", "[eval][cli]") {
+  TempDir tmp;
+  const fs::path root = tmp.path / "voc";
+  fs::create_directories(root / "images");
+  fs::create_directories(root / "annotations");
+  for (const char* name : {"a.jpg", "orphan.jpg"})
+    REQUIRE(cv::imwrite((root / "images" / name).string(), cv::Mat(80, 100, CV_8UC3, cv::Scalar(1, 2, 3))));
+  std::ofstream(root / "annotations" / "a.xml")
+      << "<annotation><size><width>100</width><height>80</height></size><object><name>with_mask</name><bndbox>"
+         "<xmin>10</xmin><ymin>10</ymin><xmax>40</xmax><ymax>40</ymax></bndbox></object><object><name>scarf</name>"
+         "<bndbox><xmin>50</xmin><ymin>10</ymin><xmax>70</xmax><ymax>40</ymax></bndbox></object></annotation>";
+  std::ofstream(tmp.path / "p.jsonl")
+      << R"({"image": "a.jpg", "width": 100, "height": 80, "faces": [{"box": [10, 10, 30, 30], "face_score": 0.9, "label": "mask", "score": 0.9}]})"
+      << "\n";
+  const std::string args = "eval --dataset " + q(root) + " --predictions " + q(tmp.path / "p.jsonl");
+  const Run lenient = run_cli(args, tmp.path);
+  INFO(lenient.err << lenient.out);
+  CHECK(lenient.status == 0);
+  CHECK_THAT(lenient.out, Catch::Contains("orphan.jpg"));
+  CHECK_THAT(lenient.out, Catch::Contains("scarf"));
+  const Run strict = run_cli(args + " --strict", tmp.path);
+  CHECK(strict.status == 4);
+  CHECK_THAT(strict.err, Catch::Contains("--strict"));
+
+  // A bad predictions line is an error naming file:line.
+  std::ofstream(tmp.path / "bad.jsonl") << R"({"image": "a.jpg", "width": 100, "height": 80, "faces": []})"
+                                        << "\nnot json\n";
+  const Run bad = run_cli("eval --dataset " + q(root) + " --predictions " + q(tmp.path / "bad.jsonl"), tmp.path);
+  CHECK(bad.status == 4);
+  CHECK_THAT(bad.err, Catch::Contains("bad.jsonl:2"));
+}
+
+TEST_CASE("eval on a folder-per-class dataset reports accuracy and macro F1", "[eval][cli][data]") {
+  const fs::path crops = maskdetect::test::shared_dir() / "datasets" / "classifier" / "chandrikadeb7";
+  MASKDETECT_REQUIRE_DATA(crops);
+  MASKDETECT_REQUIRE_DATA(kClassifierCard);
+  TempDir tmp;
+  for (const char* cls : {"with_mask", "without_mask"}) {
+    fs::create_directories(tmp.path / "set" / cls);
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(crops / cls))
+      if (e.path().extension() == ".jpg") files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    for (std::size_t i = 0; i < 4 && i < files.size(); ++i)
+      fs::copy_file(files[i], tmp.path / "set" / cls / files[i].filename());
+  }
+  const Run run = run_cli("eval --dataset " + q(tmp.path / "set") + " --json " + q(tmp.path / "c.json") + " --report " +
+                              q(tmp.path / "rep"),
+                          tmp.path);
+  INFO(run.err << run.out);
+  REQUIRE(run.status == 0);
+  const auto j = nlohmann::json::parse(slurp(tmp.path / "c.json"));
+  CHECK(j["task"] == "classification");
+  CHECK(j["accuracy"].get<double>() >= 0.5);
+  CHECK(j["macro_f1"].is_number());
+  CHECK(j["map50"].is_null());
+  CHECK(fs::exists(tmp.path / "rep" / "index.html"));
+}
+
+#endif  // MASKDETECT_TEST_CLI
