@@ -6,12 +6,13 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 
 # Build and runtime dependencies (Debian bookworm). Why each one is here: README.md, "Dependencies".
 pkgs=(
-  build-essential cmake ninja-build pkg-config git ca-certificates curl
+  build-essential cmake ninja-build pkg-config git ca-certificates curl file dpkg-dev
   libopencv-dev libcli11-dev libfmt-dev libyaml-cpp-dev libboost-dev nlohmann-json3-dev catch2
   libcurl4-openssl-dev libssl-dev
   opencv-doc python3-skimage
   python3-torch python3-torchvision python3-onnx python3-opencv python3-numpy python3-yaml libopenblas0-pthread
   clang-format clang-tidy
+  chromium
 )
 missing=()
 # Node.js and npm: only when absent (the machine may carry a newer Node.js with its own npm).
@@ -34,4 +35,5 @@ fi
 if [ -f "$root/web/package.json" ]; then
   (cd "$root/web" && npm ci --no-audit --no-fund --ignore-scripts --silent)
 fi
+if [ -f "$root/tests/browser/package.json" ]; then (cd "$root/tests/browser" && npm ci --no-audit --no-fund --ignore-scripts --silent); fi
 echo "setup: done"

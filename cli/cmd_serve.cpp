@@ -1,0 +1,128 @@
+// maskdetect serve: the HTTP/WebSocket server with the live web UI (web/server, docs/server.md).
+#include <CLI/CLI.hpp>
+
+#include "commands.hpp"
+
+#ifdef MASKDETECT_HAS_SERVER
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "maskdetect/error.hpp"
+#include "server.hpp"
+
+namespace maskdetect::cli {
+
+namespace {
+
+struct ServeOptions {
+  std::string listen = "127.0.0.1:8080";
+  std::vector<std::string> sources;
+  std::string token;
+  int io_threads = 2;
+  int workers = 2;
+  std::size_t max_body = std::size_t{8} << 20;
+  std::size_t max_sessions = 64;
+  double max_fps = 30.0;
+  double source_fps = 15.0;
+  double read_timeout_s = 10.0;
+  double idle_timeout_s = 60.0;
+  int jpeg_quality = 80;
+  bool log_requests = false;
+  std::string port_file;
+};
+
+std::chrono::milliseconds to_ms(double seconds) {
+  return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000.0));
+}
+
+int run_serve(const ServeOptions& o, const app::ConfigOptions& config_options) {
+  server::ServerOptions options;
+  server::parse_listen(o.listen, options);
+  options.sources = o.sources;
+  options.config = app::resolve_config(config_options);
+  options.token = o.token;
+  options.io_threads = o.io_threads;
+  options.inference_workers = o.workers;
+  options.body_limit_bytes = o.max_body;
+  options.max_sessions = o.max_sessions;
+  options.max_fps = o.max_fps;
+  options.source_fps = o.source_fps;
+  options.read_timeout = to_ms(o.read_timeout_s);
+  options.idle_timeout = to_ms(o.idle_timeout_s);
+  options.jpeg_quality = o.jpeg_quality;
+  options.log_requests = o.log_requests;
+  const bool loopback = options.address == "127.0.0.1" || options.address == "::1" || options.address == "localhost";
+  return server::run_server(options, [&](const server::Server& server) {
+    const std::string host =
+        options.address.find(':') != std::string::npos ? "[" + options.address + "]" : options.address;
+    std::fprintf(stderr, "serve: listening on http://%s:%u/ (%zu source(s), %d worker(s)%s)\n", host.c_str(),
+                 static_cast<unsigned>(server.port()), options.sources.size(), options.inference_workers,
+                 options.token.empty() ? "" : ", bearer token required");
+    if (!loopback && options.token.empty())
+      std::fprintf(stderr, "serve: warning: listening beyond loopback without --token\n");
+    if (!o.port_file.empty()) {
+      std::ofstream(o.port_file) << server.port() << '\n';
+    }
+  });
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app, CommandContext& context) {
+  auto options = std::make_shared<ServeOptions>();
+  CLI::App* cmd =
+      app.add_subcommand("serve", "Serve the REST API, WebSocket live detections and the web UI (see docs/server.md)");
+  cmd->add_option("--listen", options->listen, "Address and port to listen on (port 0: any free port)")
+      ->capture_default_str();
+  cmd->add_option("--source", options->sources,
+                  "A server stream: camera index/device, stream URL, video file (looped) or images; repeatable");
+  cmd->add_option("--token", options->token, "Bearer token required by /api/* and /metrics")
+      ->envname("MASKDETECT_TOKEN");
+  cmd->add_option("--io-threads", options->io_threads, "Network threads")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  cmd->add_option("--workers", options->workers, "Inference workers, each with its own detector")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  cmd->add_option("--max-body", options->max_body, "Largest request body / WebSocket message (e.g. 8MB)")
+      ->transform(CLI::AsSizeValue(false))
+      ->capture_default_str();
+  cmd->add_option("--max-sessions", options->max_sessions, "Open connections at most")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100000}))
+      ->capture_default_str();
+  cmd->add_option("--max-fps", options->max_fps, "Frames per second per WebSocket/MJPEG session (0: no cap)")
+      ->check(CLI::Range(0.0, 1000.0))
+      ->capture_default_str();
+  cmd->add_option("--source-fps", options->source_fps, "Frames per second processed per source at most (0: no cap)")
+      ->check(CLI::Range(0.0, 1000.0))
+      ->capture_default_str();
+  cmd->add_option("--read-timeout", options->read_timeout_s, "Seconds to read one HTTP request")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
+  cmd->add_option("--idle-timeout", options->idle_timeout_s, "Seconds a silent WebSocket stays open")
+      ->check(CLI::Range(1.0, 86400.0))
+      ->capture_default_str();
+  cmd->add_option("--jpeg-quality", options->jpeg_quality, "Quality of the annotated JPEGs")
+      ->check(CLI::Range(10, 100))
+      ->capture_default_str();
+  cmd->add_flag("--log-requests", options->log_requests, "Log each HTTP request on stderr");
+  cmd->add_option("--port-file", options->port_file, "Write the bound port to this file once listening");
+  cmd->callback(
+      [options, &context] { context.action = [options, &context] { return run_serve(*options, context.config); }; });
+}
+
+}  // namespace maskdetect::cli
+
+#else  // built with MASKDETECT_BUILD_SERVER=OFF
+
+namespace maskdetect::cli {
+void add_serve_command(CLI::App&, CommandContext&) {}
+}  // namespace maskdetect::cli
+
+#endif

@@ -1,0 +1,420 @@
+// maskdetect live view. Two modes:
+//  - stream: the server's annotated MJPEG (<img>) plus its detections over /api/v1/streams/<id>/ws;
+//  - camera: getUserMedia frames sent as JPEG over /api/v1/ws, boxes drawn on a canvas over the <video>.
+// A bearer token, when the server needs one, is taken from the page URL (?token=...).
+'use strict';
+
+(() => {
+  const params = new URLSearchParams(location.search);
+  const token = params.get('token') || '';
+  const LABELS = ['mask', 'no_mask', 'incorrect'];
+  const COLORS = { mask: '#28c76f', no_mask: '#ea5455', incorrect: '#ff9f43' };
+  const HISTORY = 60;
+  const MAX_EVENTS = 12;
+
+  const $ = (id) => document.getElementById(id);
+  const el = {
+    img: $('stream-img'), video: $('camera-video'), overlay: $('overlay'), message: $('view-message'),
+    status: $('status'), select: $('stream-select'), frameInfo: $('frame-info'), fps: $('fps'),
+    compliance: $('compliance'), history: $('history'), threshold: $('threshold'),
+    thresholdValue: $('threshold-value'), events: $('events'), noEvents: $('no-events'), totals: $('totals'),
+    version: $('version'),
+  };
+
+  const state = {
+    info: null, mode: null, ws: null, stream: null, camera: null, history: [], frames: 0, facesSeen: 0,
+    frameTimes: [], lastEventAt: 0, lastResult: null, generation: 0,
+  };
+  window.maskdetect = state;  // for the browser test and for debugging
+
+  // ---- helpers -------------------------------------------------------------------------------------
+  function withToken(path) {
+    if (!token) return path;
+    return path + (path.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(token);
+  }
+  function wsUrl(path) {
+    return (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + withToken(path);
+  }
+  async function api(path) {
+    const res = await fetch(path, { headers: token ? { Authorization: 'Bearer ' + token } : {} });
+    const body = await res.json();
+    if (!res.ok) throw new Error(body.error ? body.error.message : res.statusText);
+    return body;
+  }
+  function setStatus(text, kind) {
+    el.status.textContent = text;
+    el.status.className = 'badge ms-auto text-bg-' + kind;
+  }
+  function showMessage(text) {
+    el.message.textContent = text || '';
+    el.message.hidden = !text;
+  }
+
+  async function fetchImage(url) {
+    const res = await fetch(url, { headers: token ? { Authorization: 'Bearer ' + token } : {} });
+    if (!res.ok) throw new Error(res.statusText);
+    return createImageBitmap(await res.blob());
+  }
+
+  // ---- results -------------------------------------------------------------------------------------
+  function handleResult(result, source) {
+    state.lastResult = result;
+    state.frames += 1;
+    const now = performance.now();
+    state.frameTimes.push(now);
+    while (state.frameTimes.length > 1 && now - state.frameTimes[0] > 3000) state.frameTimes.shift();
+    const counts = { mask: 0, no_mask: 0, incorrect: 0 };
+    for (const face of result.faces) counts[face.label] += 1;
+    for (const label of LABELS) $('count-' + label).textContent = String(counts[label]);
+    const total = result.faces.length;
+    state.facesSeen += total;
+    document.body.dataset.frames = String(state.frames);
+    document.body.dataset.facesSeen = String(state.facesSeen);
+    if (total > 0) {
+      const rate = counts.mask / total;
+      el.compliance.textContent = Math.round(rate * 100) + '%';
+      state.history.push(rate);
+      if (state.history.length > HISTORY) state.history.shift();
+      drawHistory();
+    }
+    const span = (state.frameTimes[state.frameTimes.length - 1] - state.frameTimes[0]) / 1000;
+    el.fps.textContent = (span > 0 ? ((state.frameTimes.length - 1) / span).toFixed(1) : '–') + ' fps';
+    el.frameInfo.textContent = `frame ${result.frame ?? state.frames} · ${result.width}×${result.height} · ` +
+      `${total} face${total === 1 ? '' : 's'}` +
+      (result.timing_ms ? ` · ${(result.timing_ms.detect + result.timing_ms.classify).toFixed(1)} ms` : '');
+    addEvents(result, source);
+  }
+
+  function drawBoxes(result, media, naturalWidth, naturalHeight) {
+    const canvas = el.overlay;
+    const width = media.clientWidth;
+    const height = media.clientHeight;
+    const dpr = window.devicePixelRatio || 1;
+    canvas.style.left = media.offsetLeft + 'px';
+    canvas.style.top = media.offsetTop + 'px';
+    canvas.style.width = width + 'px';
+    canvas.style.height = height + 'px';
+    canvas.width = Math.round(width * dpr);
+    canvas.height = Math.round(height * dpr);
+    const ctx = canvas.getContext('2d');
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, width, height);
+    if (!result || !naturalWidth) {
+      canvas.dataset.boxes = '0';
+      return;
+    }
+    // object-fit: contain.
+    const scale = Math.min(width / naturalWidth, height / naturalHeight);
+    const ox = (width - naturalWidth * scale) / 2;
+    const oy = (height - naturalHeight * scale) / 2;
+    ctx.lineWidth = 2;
+    ctx.font = '600 13px system-ui, sans-serif';
+    ctx.textBaseline = 'top';
+    for (const face of result.faces) {
+      const [x, y, w, h] = face.box;
+      const bx = ox + x * scale;
+      const by = oy + y * scale;
+      const color = COLORS[face.label] || '#fff';
+      ctx.strokeStyle = color;
+      ctx.strokeRect(bx, by, w * scale, h * scale);
+      const text = `${face.label} ${Math.round(face.score * 100)}%`;
+      const tw = ctx.measureText(text).width + 8;
+      const ty = by >= 18 ? by - 18 : by + h * scale;
+      ctx.fillStyle = color;
+      ctx.fillRect(bx, ty, tw, 18);
+      ctx.fillStyle = '#111';
+      ctx.fillText(text, bx + 4, ty + 2);
+    }
+    canvas.dataset.boxes = String(result.faces.length);
+  }
+
+  function drawHistory() {
+    const canvas = el.history;
+    const width = canvas.clientWidth;
+    const height = canvas.clientHeight;
+    const dpr = window.devicePixelRatio || 1;
+    canvas.width = Math.round(width * dpr);
+    canvas.height = Math.round(height * dpr);
+    const ctx = canvas.getContext('2d');
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, width, height);
+    ctx.strokeStyle = 'rgba(255,255,255,0.15)';
+    ctx.lineWidth = 1;
+    for (const level of [0, 0.5, 1]) {
+      const y = 4 + (1 - level) * (height - 8);
+      ctx.beginPath();
+      ctx.moveTo(0, y);
+      ctx.lineTo(width, y);
+      ctx.stroke();
+    }
+    if (state.history.length === 0) return;
+    const step = width / Math.max(HISTORY - 1, 1);
+    ctx.beginPath();
+    state.history.forEach((rate, i) => {
+      const x = i * step;
+      const y = 4 + (1 - rate) * (height - 8);
+      if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
+    });
+    ctx.strokeStyle = '#0d6efd';
+    ctx.lineWidth = 2;
+    ctx.stroke();
+  }
+
+  /// A thumbnail of `box` cut from what the viewer shows.
+  function thumbnail(source, box) {
+    const [x, y, w, h] = box;
+    const side = Math.max(w, h) * 1.3;
+    const canvas = document.createElement('canvas');
+    canvas.width = 64;
+    canvas.height = 64;
+    try {
+      canvas.getContext('2d').drawImage(source, x + w / 2 - side / 2, y + h / 2 - side / 2, side, side, 0, 0, 64, 64);
+      return canvas.toDataURL('image/jpeg', 0.8);
+    } catch (e) {
+      return '';
+    }
+  }
+
+  function addEvents(result, source) {
+    const now = Date.now();
+    if (now - state.lastEventAt < 1000) return;  // at most one event a second
+    const face = result.faces.find((f) => f.label !== 'mask');
+    if (!face) return;
+    state.lastEventAt = now;
+    el.noEvents.hidden = true;
+    const item = document.createElement('li');
+    item.className = 'list-group-item d-flex align-items-center gap-2 event';
+    const img = document.createElement('img');
+    img.alt = face.label;
+    item.appendChild(img);
+    const setThumb = (from) => {
+      const src = thumbnail(from, face.box);
+      if (src) img.src = src; else img.remove();
+    };
+    if (typeof source === 'function') {
+      source().then(setThumb, () => img.remove());
+    } else if (source) {
+      setThumb(source);
+    } else {
+      img.remove();
+    }
+    const badge = document.createElement('span');
+    badge.className = 'badge ' + (face.label === 'no_mask' ? 'text-bg-danger' : 'text-bg-warning');
+    badge.textContent = face.label;
+    const text = document.createElement('span');
+    text.className = 'small text-body-secondary ms-auto';
+    text.textContent = `${Math.round(face.score * 100)}% · ${new Date(now).toLocaleTimeString()}`;
+    item.append(badge, text);
+    el.events.insertBefore(item, el.events.firstChild);
+    while (el.events.querySelectorAll('.event').length > MAX_EVENTS) el.events.removeChild(el.events.lastChild);
+  }
+
+  // ---- stream mode ---------------------------------------------------------------------------------
+  function startStream(id) {
+    const generation = state.generation;
+    const stream = state.info.streams[id];
+    el.video.hidden = true;
+    el.img.hidden = false;
+    drawBoxes(null, el.img, 0, 0);
+    showMessage('Connecting to ' + stream.name + '…');
+    el.img.onload = () => showMessage('');
+    el.img.onerror = () => showMessage('The stream is not available');
+    el.img.src = withToken(stream.mjpeg);
+    const ws = new WebSocket(wsUrl(stream.ws));
+    state.ws = ws;
+    ws.onopen = () => {
+      setStatus('live: stream ' + stream.id, 'success');
+      ws.send(JSON.stringify({ threshold: Number(el.threshold.value) }));
+    };
+    ws.onmessage = (event) => {
+      if (generation !== state.generation) return;
+      const msg = JSON.parse(event.data);
+      if (msg.error) return setStatus(msg.error.message, 'warning');
+      if (!msg.faces) return;  // threshold acknowledgement
+      showMessage('');
+      // The MJPEG frames carry the server's boxes and labels, drawn on the very frame they belong to.
+      document.body.dataset.boxes = String(msg.faces.length);
+      // Thumbnails: the source's latest frame, fetched when an event happens (the frame of these detections,
+      // unless the source has moved on since).
+      handleResult(msg, () => fetchImage(withToken(stream.snapshot)));
+    };
+    ws.onclose = () => {
+      if (generation === state.generation) setStatus('disconnected', 'danger');
+    };
+  }
+
+  // ---- camera mode ---------------------------------------------------------------------------------
+  async function startCamera() {
+    const generation = state.generation;
+    el.img.hidden = true;
+    el.img.removeAttribute('src');
+    el.video.hidden = false;
+    showMessage('Asking for the camera…');
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      showMessage('This browser has no camera access (a secure context is needed: https or localhost)');
+      return setStatus('no camera', 'danger');
+    }
+    let media;
+    try {
+      media = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
+    } catch (e) {
+      showMessage('Camera refused: ' + e.message);
+      return setStatus('no camera', 'danger');
+    }
+    if (generation !== state.generation) return media.getTracks().forEach((t) => t.stop());
+    state.camera = media;
+    el.video.srcObject = media;
+    await el.video.play().catch(() => {});
+    showMessage('');
+
+    const grab = document.createElement('canvas');
+    const ws = new WebSocket(wsUrl('/api/v1/ws?threshold=' + el.threshold.value));
+    ws.binaryType = 'arraybuffer';
+    state.ws = ws;
+    const maxFps = state.info.limits.max_fps > 0 ? Math.min(state.info.limits.max_fps, 15) : 15;
+    const interval = 1000 / maxFps;
+    let inFlight = false;
+    let lastSent = 0;
+    let sentFrame = null;  // the canvas of the frame being processed (for thumbnails)
+
+    const sendFrame = () => {
+      if (generation !== state.generation || ws.readyState !== WebSocket.OPEN) return;
+      const now = performance.now();
+      if (inFlight || now - lastSent < interval || !el.video.videoWidth) {
+        requestAnimationFrame(sendFrame);
+        return;
+      }
+      const scale = Math.min(1, 640 / el.video.videoWidth);
+      grab.width = Math.round(el.video.videoWidth * scale);
+      grab.height = Math.round(el.video.videoHeight * scale);
+      grab.getContext('2d').drawImage(el.video, 0, 0, grab.width, grab.height);
+      inFlight = true;
+      lastSent = now;
+      grab.toBlob((blob) => {
+        if (!blob || ws.readyState !== WebSocket.OPEN) {
+          inFlight = false;
+          return;
+        }
+        sentFrame = grab;
+        ws.send(blob);
+      }, 'image/jpeg', 0.8);
+      requestAnimationFrame(sendFrame);
+    };
+    ws.onopen = () => {
+      setStatus('live: browser camera', 'success');
+      requestAnimationFrame(sendFrame);
+    };
+    ws.onmessage = (event) => {
+      if (generation !== state.generation) return;
+      const msg = JSON.parse(event.data);
+      if (msg.error) {
+        inFlight = false;
+        if (msg.error.code !== 'rate_limited') setStatus(msg.error.message, 'warning');
+        return;
+      }
+      if (!msg.faces) return;  // threshold acknowledgement
+      inFlight = false;
+      // Boxes are in pixels of the frame sent; the video shows the same picture at another size.
+      const sx = el.video.videoWidth / msg.width;
+      const scaled = { ...msg, faces: msg.faces.map((f) => ({ ...f, box: f.box.map((v) => v * sx) })) };
+      drawBoxes(scaled, el.video, el.video.videoWidth, el.video.videoHeight);
+      document.body.dataset.boxes = String(msg.faces.length);
+      handleResult(msg, sentFrame);
+    };
+    ws.onclose = () => {
+      if (generation === state.generation) setStatus('disconnected', 'danger');
+    };
+  }
+
+  // ---- mode switching ------------------------------------------------------------------------------
+  function stopAll() {
+    state.generation += 1;
+    if (state.ws) state.ws.close();
+    state.ws = null;
+    if (state.camera) state.camera.getTracks().forEach((t) => t.stop());
+    state.camera = null;
+    el.img.removeAttribute('src');
+    drawBoxes(null, el.video, 0, 0);
+    state.history = [];
+    drawHistory();
+    el.compliance.textContent = '–';
+    for (const label of LABELS) $('count-' + label).textContent = '0';
+  }
+
+  function setMode(mode) {
+    stopAll();
+    state.mode = mode;
+    document.body.dataset.mode = mode;
+    $('mode-' + mode).checked = true;
+    el.select.disabled = mode !== 'stream' || state.info.streams.length === 0;
+    if (mode === 'camera') return startCamera();
+    if (state.info.streams.length === 0) {
+      el.img.hidden = true;
+      el.video.hidden = true;
+      showMessage('The server has no streams (start it with --source); use the browser camera');
+      return setStatus('no stream', 'secondary');
+    }
+    startStream(Number(el.select.value || 0));
+  }
+
+  el.threshold.addEventListener('input', () => {
+    el.thresholdValue.textContent = Number(el.threshold.value).toFixed(2);
+  });
+  el.threshold.addEventListener('change', () => {
+    if (state.ws && state.ws.readyState === WebSocket.OPEN)
+      state.ws.send(JSON.stringify({ threshold: Number(el.threshold.value) }));
+  });
+  for (const input of document.querySelectorAll('input[name="mode"]'))
+    input.addEventListener('change', () => setMode(input.value));
+  el.select.addEventListener('change', () => setMode('stream'));
+  window.addEventListener('resize', () => {
+    if (state.mode === 'camera' && state.lastResult) drawHistory();
+  });
+
+  async function pollStats() {
+    try {
+      const stats = await api('/api/v1/stats');
+      const short = (name) => (name.length > 28 ? '…' + name.slice(-27) : name);
+      const rows = [['api + cameras', stats.api], ...stats.sources.map((s) => [`${s.id}: ${short(s.name)}`, s])];
+      el.totals.innerHTML = '';
+      for (const [name, s] of rows) {
+        const tr = document.createElement('tr');
+        const faces = LABELS.map((l) => s.faces[l]).join(' / ');
+        const c = s.compliance === null ? '–' : Math.round(s.compliance * 100) + '%';
+        for (const text of [name, `${s.frames} frames`, `${s.fps.toFixed(1)} fps`, faces, c]) {
+          const td = document.createElement('td');
+          td.textContent = text;
+          tr.appendChild(td);
+        }
+        el.totals.appendChild(tr);
+      }
+    } catch (e) {
+      // shown by the status badge when it matters
+    }
+  }
+
+  async function init() {
+    try {
+      state.info = await api('/api/v1/info');
+    } catch (e) {
+      showMessage('Cannot reach the server API: ' + e.message + (token ? '' : ' (add ?token=... to the URL?)'));
+      return setStatus('error', 'danger');
+    }
+    el.version.textContent = state.info.version;
+    el.threshold.value = state.info.threshold;
+    el.thresholdValue.textContent = Number(state.info.threshold).toFixed(2);
+    for (const stream of state.info.streams) {
+      const option = document.createElement('option');
+      option.value = String(stream.id);
+      option.textContent = `${stream.id}: ${stream.name}`;
+      el.select.appendChild(option);
+    }
+    if (state.info.streams.length === 0) el.select.hidden = true;
+    const wanted = params.get('mode');
+    setMode(wanted === 'camera' || wanted === 'stream' ? wanted : state.info.streams.length ? 'stream' : 'camera');
+    pollStats();
+    setInterval(pollStats, 2000);
+  }
+
+  init();
+})();
