@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Regenerates docs/images/demo.jpg, the README picture. Input is generated from astronaut.png of Debian's
-# python3-skimage (a public-domain NASA photo): the photo as it is, beside a copy with a surgical mask drawn
-# over the lower face; `maskdetect run` annotates the pair, which is scaled to 768 px wide.
+# Regenerates the README pictures from media the project may ship. Input is generated from astronaut.png of
+# Debian's python3-skimage (a public-domain NASA photo): the photo as it is, beside a copy with a surgical
+# mask drawn over the lower face.
+#  - docs/images/demo.jpg: `maskdetect run` on the pair, scaled to 768 px wide;
+#  - docs/images/serve.png: the web UI in browser-camera mode, from the browser test run on the pair.
 # Usage: scripts/make_readme_demo.sh [path/to/maskdetect]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,12 +14,12 @@ trap 'rm -rf "$work"' EXIT
 import sys, cv2, numpy as np
 img = cv2.imread('/usr/lib/python3/dist-packages/skimage/data/astronaut.png')
 masked = img.copy()
-mask = np.array([[180, 122], [268, 122], [272, 150], [250, 182], [224, 190], [198, 182], [176, 150]], np.int32)
+mask = np.array([[181, 120], [224, 112], [267, 120], [272, 150], [250, 182], [224, 190], [198, 182], [176, 150]], np.int32)
 cv2.fillPoly(masked, [mask], (235, 200, 150), cv2.LINE_AA)               # light-blue mask
-for y in (132, 150, 166):                                                 # pleats
+for y in (128, 148, 166):                                                 # pleats
     cv2.line(masked, (186, y), (262, y), (215, 180, 130), 2, cv2.LINE_AA)
-cv2.line(masked, (180, 124), (172, 108), (240, 240, 240), 3, cv2.LINE_AA)  # ear loops
-cv2.line(masked, (268, 124), (278, 108), (240, 240, 240), 3, cv2.LINE_AA)
+cv2.line(masked, (181, 122), (172, 108), (240, 240, 240), 3, cv2.LINE_AA)  # ear loops
+cv2.line(masked, (267, 122), (278, 108), (240, 240, 240), 3, cv2.LINE_AA)
 cv2.imwrite(sys.argv[1], np.hstack([img, masked]))
 PY
 "$bin" run --source "$work/pair.png" --output "$work/out" --json "$work/out.jsonl"
@@ -29,3 +31,8 @@ cv2.imwrite(sys.argv[2], cv2.resize(img, None, fx=0.75, fy=0.75, interpolation=c
             [cv2.IMWRITE_JPEG_QUALITY, 85])
 PY
 cat "$work/out.jsonl"
+
+# The web UI: the browser test (tests/browser) with the pair as the fake camera's and the server's clip.
+MASKDETECT_BIN="$bin" MASKDETECT_BROWSER_IMAGES="$work" MASKDETECT_BROWSER_NAMES=pair.png \
+  MASKDETECT_BROWSER_OUT="$work/browser" node "$root/tests/browser/live_view.test.mjs"
+cp "$work/browser/camera.png" "$root/docs/images/serve.png"
