@@ -32,8 +32,8 @@ struct BenchCommandOptions {
   int frames = 24;
 };
 
-const fs::path kDefaultDatasets = "../shared/datasets";
-const fs::path kDefaultAizoo = "../shared/models/aizoo";
+constexpr std::string_view kDefaultDatasets = "../shared/datasets";
+constexpr std::string_view kDefaultAizoo = "../shared/models/aizoo";
 
 bool under_ci() {
   const char* ci = std::getenv("CI");
@@ -45,9 +45,8 @@ int run_bench_command(const BenchCommandOptions& options, const app::ConfigOptio
   for (const std::string& dir : options.images) bench_options.images.emplace_back(dir);
   if (bench_options.images.empty()) {
     if (!fs::is_directory(kDefaultDatasets))
-      throw Error(Errc::bad_input,
-                  fmt::format("no --images given and '{}' is not a folder", kDefaultDatasets.string()));
-    bench_options.images.push_back(kDefaultDatasets);
+      throw Error(Errc::bad_input, fmt::format("no --images given and '{}' is not a folder", kDefaultDatasets));
+    bench_options.images.emplace_back(kDefaultDatasets);
   }
   bench_options.seconds = options.seconds;
   bench_options.cases = options.cases;
@@ -61,7 +60,7 @@ int run_bench_command(const BenchCommandOptions& options, const app::ConfigOptio
   const Config config = app::resolve_config(config_options);
   bench_options.classifier = config.classifier;
 
-  const fs::path aizoo = options.aizoo.empty() ? kDefaultAizoo : fs::path(options.aizoo);
+  const fs::path aizoo = options.aizoo.empty() ? fs::path(kDefaultAizoo) : fs::path(options.aizoo);
   if (fs::is_regular_file(aizoo / "face_mask_detection.caffemodel")) {
     bench_options.aizoo = aizoo;
   } else if (under_ci() || !options.aizoo.empty()) {

@@ -15,8 +15,8 @@
 #include <system_error>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "commands.hpp"
 #include "maskdetect/error.hpp"
@@ -38,7 +38,7 @@ struct FetchOptions {
 // ---- SHA-256 (OpenSSL EVP) ------------------------------------------------------------------------------
 
 class Sha256 {
-public:
+ public:
   Sha256() : ctx_(EVP_MD_CTX_new()) {
     if (ctx_ == nullptr || EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr) != 1)
       throw Error(Errc::internal, "OpenSSL: cannot initialise SHA-256");
@@ -61,7 +61,7 @@ public:
     return text;
   }
 
-private:
+ private:
   EVP_MD_CTX* ctx_;
 };
 
@@ -84,7 +84,7 @@ extern "C" void on_fetch_signal(int) { g_interrupted = 1; }
 
 /// A temporary file in the destination folder, deleted unless committed.
 class TempFile {
-public:
+ public:
   explicit TempFile(const fs::path& target) {
     std::string pattern = (target.parent_path() / ("." + target.filename().string() + ".part-XXXXXX")).string();
     const int fd = mkstemp(pattern.data());
@@ -119,15 +119,16 @@ public:
   void commit(const fs::path& target) {
     close();
     std::error_code ec;
-    fs::permissions(path_, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
-                               fs::perms::others_read, ec);
+    fs::permissions(
+        path_, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read, ec);
     fs::rename(path_, target, ec);
-    if (ec) throw Error(Errc::io, fmt::format("cannot rename '{}' to '{}': {}", path_.string(), target.string(),
-                                              ec.message()));
+    if (ec)
+      throw Error(Errc::io,
+                  fmt::format("cannot rename '{}' to '{}': {}", path_.string(), target.string(), ec.message()));
     path_.clear();
   }
 
-private:
+ private:
   void remove() noexcept {
     if (path_.empty()) return;
     std::error_code ec;
@@ -285,12 +286,12 @@ int run_fetch(const FetchOptions& options) {
 
   if (fs::exists(target, ec) && !options.force) {
     if (fs::file_size(target, ec) == model.size && sha256_file(target) == model.sha256) {
-      std::fprintf(stderr, "%s is already in %s (sha256 checked); nothing to do\n", model.name.c_str(),
-                   target.c_str());
+      std::fprintf(stderr, "%s is already in %s (sha256 checked); nothing to do\n", model.name.c_str(), target.c_str());
       return kExitOk;
     }
     throw Error(Errc::io, fmt::format("'{}' exists but is not the expected file (size or sha256 differs); "
-                                      "use --force to replace it", target.string()));
+                                      "use --force to replace it",
+                                      target.string()));
   }
 
   std::string url = model.url;
@@ -317,10 +318,8 @@ void add_models_command(CLI::App& app, CommandContext& context) {
   auto options = std::make_shared<FetchOptions>();
   CLI::App* fetch = models->add_subcommand("fetch", "Download a model, checking its size and SHA-256");
   fetch->add_option("name", options->name, "Model name (see models list)")->required();
-  fetch->add_option("--mirror", options->mirror, "Base URL to fetch <URL>/<file name> from instead")
-      ->type_name("URL");
-  fetch->add_option("--dir", options->dir, "Destination folder (default: the user model folder)")
-      ->type_name("DIR");
+  fetch->add_option("--mirror", options->mirror, "Base URL to fetch <URL>/<file name> from instead")->type_name("URL");
+  fetch->add_option("--dir", options->dir, "Destination folder (default: the user model folder)")->type_name("DIR");
   fetch->add_flag("--force", options->force, "Download even if the file exists");
   fetch->callback([options, &context] { context.action = [options] { return run_fetch(*options); }; });
 }

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 #include <opencv2/highgui.hpp>
 
 #include "app/frame_sink.hpp"
@@ -40,8 +40,8 @@ struct RunOptions {
 /// The built-in demo: sample images installed from Debian packages by scripts/setup.sh.
 const std::vector<fs::path>& demo_candidates() {
   static const std::vector<fs::path> paths{
-      "/usr/share/doc/opencv-doc/examples/data/messi5.jpg",               // opencv-doc
-      "/usr/lib/python3/dist-packages/skimage/data/astronaut.png",        // python3-skimage(-lib)
+      "/usr/share/doc/opencv-doc/examples/data/messi5.jpg",         // opencv-doc
+      "/usr/lib/python3/dist-packages/skimage/data/astronaut.png",  // python3-skimage(-lib)
   };
   return paths;
 }
@@ -51,7 +51,7 @@ extern "C" void on_sigint(int) { g_stop = 1; }
 
 /// Catches SIGINT/SIGTERM while alive so that a run ends cleanly with its summary.
 class StopSignals {
-public:
+ public:
   StopSignals() {
     g_stop = 0;
     struct sigaction action {};
@@ -67,7 +67,7 @@ public:
   StopSignals(const StopSignals&) = delete;
   StopSignals& operator=(const StopSignals&) = delete;
 
-private:
+ private:
   struct sigaction old_int_ {};
   struct sigaction old_term_ {};
 };
@@ -104,8 +104,8 @@ int run_run(const RunOptions& options, const app::ConfigOptions& config_options)
   if (!output.empty()) {
     const bool video = app::is_video_path(output);
     app::check_not_input(*source, output, !video, "--output");
-    sink = app::make_sink(output, source->fps() > 0.0 ? source->fps() : (source->is_live() ? 25.0 : 5.0),
-                          options.force);
+    sink =
+        app::make_sink(output, source->fps() > 0.0 ? source->fps() : (source->is_live() ? 25.0 : 5.0), options.force);
     if (!video && !options.force && source->kind() == app::SourceKind::images) {
       // Every file name is known in advance: check them all before doing any work.
       for (const fs::path& input : source->input_files()) {
@@ -206,8 +206,8 @@ int run_run(const RunOptions& options, const app::ConfigOptions& config_options)
 
   if (failure) return kExitIo;
   if (summary.unreadable > 0) {
-    std::fprintf(stderr, "error: %lld image(s) of %s could not be read\n",
-                 static_cast<long long>(summary.unreadable), source->description().c_str());
+    std::fprintf(stderr, "error: %lld image(s) of %s could not be read\n", static_cast<long long>(summary.unreadable),
+                 source->description().c_str());
     return kExitBadInput;
   }
   return kExitOk;
@@ -224,8 +224,9 @@ void add_run_command(CLI::App& app, CommandContext& context) {
   run->add_option("--output,-o", options->output,
                   "Annotated output: a folder (images under their names) or a video file (.mp4, .avi). "
                   "Default for the demo: ./maskdetect-out");
-  run->add_option("--json", options->json, "JSON Lines results to FILE, or - for stdout (the default when no "
-                                           "--output is given)")
+  run->add_option("--json", options->json,
+                  "JSON Lines results to FILE, or - for stdout (the default when no "
+                  "--output is given)")
       ->type_name("FILE|-");
   run->add_flag("--show", options->show, "Show the annotated frames in a window (q or Esc to stop)");
   run->add_option("--max-frames", options->max_frames, "Stop after N frames (0: no limit)")
@@ -233,9 +234,8 @@ void add_run_command(CLI::App& app, CommandContext& context) {
   run->add_flag("--no-draw", options->no_draw, "Write frames without boxes");
   run->add_flag("--force", options->force, "Overwrite existing output files");
   run->add_flag("--progress", options->progress, "Show progress on stderr even when it is not a terminal");
-  run->callback([options, &context] {
-    context.action = [options, &context] { return run_run(*options, context.config); };
-  });
+  run->callback(
+      [options, &context] { context.action = [options, &context] { return run_run(*options, context.config); }; });
 }
 
 }  // namespace maskdetect::cli

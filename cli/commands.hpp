@@ -17,11 +17,11 @@ namespace maskdetect::cli {
 /// Exit statuses of the tool (also in main.cpp and the README).
 enum ExitCode : int {
   kExitOk = 0,
-  kExitInternal = 1,      ///< a bug or unexpected failure
-  kExitUsage = 2,         ///< bad command line or invalid config (Errc::invalid_config)
-  kExitModel = 3,         ///< model not found or not loadable (Errc::model_not_found, model_load)
-  kExitBadInput = 4,      ///< unusable input or output argument (Errc::bad_input)
-  kExitIo = 5,            ///< a file, device, stream or download failed (Errc::io)
+  kExitInternal = 1,  ///< a bug or unexpected failure
+  kExitUsage = 2,     ///< bad command line or invalid config (Errc::invalid_config)
+  kExitModel = 3,     ///< model not found or not loadable (Errc::model_not_found, model_load)
+  kExitBadInput = 4,  ///< unusable input or output argument (Errc::bad_input)
+  kExitIo = 5,        ///< a file, device, stream or download failed (Errc::io)
 };
 
 /// Shared by all commands: the pipeline flags (global) and the action chosen by the command line.

@@ -35,12 +35,17 @@ using namespace maskdetect;
 
 int exit_code(Errc code) {
   switch (code) {
-    case Errc::invalid_config: return cli::kExitUsage;
+    case Errc::invalid_config:
+      return cli::kExitUsage;
     case Errc::model_not_found:
-    case Errc::model_load: return cli::kExitModel;
-    case Errc::bad_input: return cli::kExitBadInput;
-    case Errc::io: return cli::kExitIo;
-    case Errc::internal: return cli::kExitInternal;
+    case Errc::model_load:
+      return cli::kExitModel;
+    case Errc::bad_input:
+      return cli::kExitBadInput;
+    case Errc::io:
+      return cli::kExitIo;
+    case Errc::internal:
+      return cli::kExitInternal;
   }
   return cli::kExitInternal;
 }
@@ -60,15 +65,17 @@ void print_version() {
 
 int main(int argc, char** argv) {
   // OpenCV's own warnings (e.g. every back end tried for a missing camera) drown our one error line.
-  if (std::getenv("OPENCV_LOG_LEVEL") == nullptr)
-    cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
+  if (std::getenv("OPENCV_LOG_LEVEL") == nullptr) cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
   CLI::App app{"maskdetect: real-time face-mask detection", "maskdetect"};
   cli::CommandContext context;
   try {
-    app.add_flag_callback("--version", [] {
-      print_version();
-      throw CLI::Success();
-    }, "Print the version and exit");
+    app.add_flag_callback(
+        "--version",
+        [] {
+          print_version();
+          throw CLI::Success();
+        },
+        "Print the version and exit");
     app::add_config_options(app, context.config);
     // Global options are also accepted after the subcommand name.
     app.fallthrough();

@@ -36,7 +36,8 @@ int main(int argc, char** argv) {
       faces += static_cast<long>(result.faces.size());
       masked += here_masked;
     }
-    if (faces > 0) std::cout << "compliance: " << 100.0 * static_cast<double>(masked) / static_cast<double>(faces) << "%\n";
+    if (faces > 0)
+      std::cout << "compliance: " << 100.0 * static_cast<double>(masked) / static_cast<double>(faces) << "%\n";
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << '\n';
     return 1;

@@ -5,8 +5,7 @@
 namespace maskdetect::app {
 
 void add_config_options(CLI::App& app, ConfigOptions& options) {
-  app.add_option("--config", options.config_file, "YAML config file (applied over the preset)")
-      ->type_name("FILE");
+  app.add_option("--config", options.config_file, "YAML config file (applied over the preset)")->type_name("FILE");
   app.add_option("--preset", options.preset, "Tuned starting point")
       ->check(CLI::IsMember(preset_names()))
       ->capture_default_str();

@@ -11,9 +11,9 @@ namespace maskdetect::app {
 
 /// Flags that build a maskdetect::Config: preset, then config file, then the overrides given.
 struct ConfigOptions {
-  std::string config_file;          ///< --config FILE (YAML)
-  std::string preset = "default";   ///< --preset default|webcam|crowd
-  std::string detector;             ///< --detector (empty: not given)
+  std::string config_file;         ///< --config FILE (YAML)
+  std::string preset = "default";  ///< --preset default|webcam|crowd
+  std::string detector;            ///< --detector (empty: not given)
   int input_size = 0;
   float face_threshold = 0.0f;
   int tiles = 1;

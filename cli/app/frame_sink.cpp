@@ -36,7 +36,7 @@ fs::path normal(const fs::path& path) {
 }
 
 class ImageFolderSink final : public FrameSink {
-public:
+ public:
   ImageFolderSink(fs::path dir, bool force) : dir_(std::move(dir)), force_(force) {}
 
   void write(const Frame& frame, const cv::Mat& image) override {
@@ -59,14 +59,14 @@ public:
   }
   std::string description() const override { return "folder '" + dir_.string() + "'"; }
 
-private:
+ private:
   fs::path dir_;
   bool force_;
   bool created_ = false;
 };
 
 class VideoSink final : public FrameSink {
-public:
+ public:
   VideoSink(fs::path path, double fps, bool force) : path_(std::move(path)), fps_(fps > 0.0 ? fps : 25.0) {
     std::error_code ec;
     if (!force && fs::exists(path_, ec))
@@ -112,7 +112,7 @@ public:
   }
   std::string description() const override { return "video '" + path_.string() + "'"; }
 
-private:
+ private:
   fs::path path_;
   double fps_;
   int fourcc_ = 0;
@@ -135,8 +135,8 @@ std::string output_name(const Frame& frame) {
 std::unique_ptr<FrameSink> make_image_folder_sink(fs::path dir, bool force) {
   std::error_code ec;
   if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
-    throw Error(Errc::bad_input, fmt::format("--output '{}' is a file, not a folder (videos end in .mp4 or .avi)",
-                                             dir.string()));
+    throw Error(Errc::bad_input,
+                fmt::format("--output '{}' is a file, not a folder (videos end in .mp4 or .avi)", dir.string()));
   return std::make_unique<ImageFolderSink>(std::move(dir), force);
 }
 
@@ -171,14 +171,14 @@ void check_not_input(const FrameSource& source, const fs::path& output, bool is_
   const fs::path out = normal(output);
   for (const fs::path& input : source.input_files()) {
     if (normal(input) == out)
-      throw Error(Errc::bad_input, fmt::format("{} '{}' would overwrite the input '{}'", what, output.string(),
-                                               input.string()));
+      throw Error(Errc::bad_input,
+                  fmt::format("{} '{}' would overwrite the input '{}'", what, output.string(), input.string()));
   }
   if (!is_folder) return;
   for (const fs::path& dir : source.input_dirs()) {
     if (normal(dir) == out)
-      throw Error(Errc::bad_input, fmt::format("{} '{}' is the input folder; its images would be overwritten",
-                                               what, output.string()));
+      throw Error(Errc::bad_input,
+                  fmt::format("{} '{}' is the input folder; its images would be overwritten", what, output.string()));
   }
 }
 

@@ -17,7 +17,7 @@ namespace maskdetect::app {
 
 /// Receives annotated frames. Not thread-safe.
 class FrameSink {
-public:
+ public:
   virtual ~FrameSink() = default;
   FrameSink() = default;
   FrameSink(const FrameSink&) = delete;
@@ -49,13 +49,13 @@ public:
 
 /// JSON Lines to a file, or to stdout for "-". Each line is flushed (live sources can be followed).
 class JsonLinesWriter {
-public:
+ public:
   explicit JsonLinesWriter(const std::string& path);
   void write(const std::string& line);
   void flush();
   [[nodiscard]] bool to_stdout() const noexcept { return to_stdout_; }
 
-private:
+ private:
   std::string path_;
   bool to_stdout_ = false;
   std::ofstream file_;

@@ -29,7 +29,7 @@ bool all_digits(std::string_view text) {
 
 /// Images from a list of files; an undecodable file is reported and skipped.
 class ImageListSource final : public FrameSource {
-public:
+ public:
   ImageListSource(std::vector<fs::path> files, std::vector<fs::path> dirs, std::string description)
       : files_(std::move(files)), dirs_(std::move(dirs)), description_(std::move(description)) {}
 
@@ -49,7 +49,7 @@ public:
   std::vector<fs::path> input_files() const override { return files_; }
   std::vector<fs::path> input_dirs() const override { return dirs_; }
 
-private:
+ private:
   std::vector<fs::path> files_;
   std::vector<fs::path> dirs_;
   std::string description_;
@@ -58,9 +58,9 @@ private:
 
 /// A video file, a camera or a stream through cv::VideoCapture.
 class CaptureSource final : public FrameSource {
-public:
-  CaptureSource(cv::VideoCapture capture, SourceKind kind, std::string description, fs::path file)
-      : capture_(std::move(capture)), kind_(kind), description_(std::move(description)), file_(std::move(file)) {
+ public:
+  CaptureSource(const cv::VideoCapture& capture, SourceKind kind, std::string description, fs::path file)
+      : capture_(capture), kind_(kind), description_(std::move(description)), file_(std::move(file)) {
     const double count = capture_.get(cv::CAP_PROP_FRAME_COUNT);
     if (kind_ == SourceKind::video_file && count > 0) count_ = static_cast<std::int64_t>(count);
     fps_ = capture_.get(cv::CAP_PROP_FPS);
@@ -88,7 +88,7 @@ public:
     return {file_};
   }
 
-private:
+ private:
   cv::VideoCapture capture_;
   SourceKind kind_;
   std::string description_;
@@ -186,8 +186,7 @@ std::unique_ptr<FrameSource> open_frame_source(const std::string& spec) {
       throw Error(Errc::io, fmt::format("cannot open stream '{}': {}", spec, e.what()));
     }
     if (!capture.isOpened()) throw Error(Errc::io, fmt::format("cannot open stream '{}'", spec));
-    return std::make_unique<CaptureSource>(std::move(capture), SourceKind::stream, "stream '" + spec + "'",
-                                           fs::path{});
+    return std::make_unique<CaptureSource>(std::move(capture), SourceKind::stream, "stream '" + spec + "'", fs::path{});
   }
 
   const fs::path path(spec);
@@ -207,8 +206,7 @@ std::unique_ptr<FrameSource> open_frame_source(const std::string& spec) {
   if (fs::is_directory(path, ec)) {
     std::vector<fs::path> files = list_images(path, {});
     if (files.empty())
-      throw Error(Errc::bad_input,
-                  fmt::format("folder '{}' holds no images (.jpg, .jpeg, .png, .bmp, .webp)", spec));
+      throw Error(Errc::bad_input, fmt::format("folder '{}' holds no images (.jpg, .jpeg, .png, .bmp, .webp)", spec));
     return std::make_unique<ImageListSource>(std::move(files), std::vector<fs::path>{path}, "folder '" + spec + "'");
   }
   if (is_image_file(path)) {
@@ -224,7 +222,8 @@ std::unique_ptr<FrameSource> open_frame_source(const std::string& spec) {
     throw Error(Errc::bad_input, fmt::format("cannot open video '{}': {}", spec, e.what()));
   }
   if (!capture.isOpened())
-    throw Error(Errc::bad_input, fmt::format("cannot open video '{}': not a video or image this build can decode", spec));
+    throw Error(Errc::bad_input,
+                fmt::format("cannot open video '{}': not a video or image this build can decode", spec));
   return std::make_unique<CaptureSource>(std::move(capture), SourceKind::video_file, "video '" + spec + "'", path);
 }
 

@@ -17,10 +17,10 @@ enum class SourceKind { camera, video_file, stream, images };
 
 /// One decoded frame.
 struct Frame {
-  cv::Mat bgr;               ///< CV_8UC3
-  std::int64_t index = 0;    ///< 0-based position in the source
-  std::string name;          ///< image sources: the file name ("a.jpg"); empty for video and cameras
-  std::filesystem::path path;///< image sources: the file read
+  cv::Mat bgr;                 ///< CV_8UC3
+  std::int64_t index = 0;      ///< 0-based position in the source
+  std::string name;            ///< image sources: the file name ("a.jpg"); empty for video and cameras
+  std::filesystem::path path;  ///< image sources: the file read
 };
 
 enum class ReadStatus {
@@ -32,7 +32,7 @@ enum class ReadStatus {
 
 /// A sequence of frames. Not thread-safe.
 class FrameSource {
-public:
+ public:
   virtual ~FrameSource() = default;
   FrameSource() = default;
   FrameSource(const FrameSource&) = delete;

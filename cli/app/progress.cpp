@@ -10,8 +10,7 @@
 
 namespace maskdetect::app {
 
-Progress::Progress(std::optional<std::int64_t> total, bool force)
-    : total_(total), tty_(isatty(STDERR_FILENO) != 0) {
+Progress::Progress(std::optional<std::int64_t> total, bool force) : total_(total), tty_(isatty(STDERR_FILENO) != 0) {
   enabled_ = tty_ || force;
 }
 

@@ -11,7 +11,7 @@ namespace maskdetect::app {
 /// On a terminal: a bar redrawn in place (finite sources) or a frame counter (live ones), at most
 /// 10 times a second. Not a terminal: nothing, unless `force`, then a plain line about once a second.
 class Progress {
-public:
+ public:
   Progress(std::optional<std::int64_t> total, bool force);
   ~Progress();
   Progress(const Progress&) = delete;
@@ -24,7 +24,7 @@ public:
   /// Ends the line for good (call before printing anything else to stderr).
   void finish();
 
-private:
+ private:
   void draw(std::int64_t done);
 
   std::optional<std::int64_t> total_;

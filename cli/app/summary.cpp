@@ -6,11 +6,16 @@ namespace maskdetect::app {
 
 std::string_view to_string(Stage stage) noexcept {
   switch (stage) {
-    case Stage::decode: return "decode";
-    case Stage::detect: return "detect";
-    case Stage::classify: return "classify";
-    case Stage::draw: return "draw";
-    case Stage::encode: return "encode";
+    case Stage::decode:
+      return "decode";
+    case Stage::detect:
+      return "detect";
+    case Stage::classify:
+      return "classify";
+    case Stage::draw:
+      return "draw";
+    case Stage::encode:
+      return "encode";
   }
   return "?";
 }
@@ -37,8 +42,7 @@ std::int64_t RunSummary::faces() const noexcept {
 std::optional<double> RunSummary::compliance() const noexcept {
   const std::int64_t total = faces();
   if (total == 0) return std::nullopt;
-  return static_cast<double>(faces_per_label[static_cast<std::size_t>(MaskLabel::mask)]) /
-         static_cast<double>(total);
+  return static_cast<double>(faces_per_label[static_cast<std::size_t>(MaskLabel::mask)]) / static_cast<double>(total);
 }
 
 double RunSummary::mean_ms(Stage stage) const noexcept {

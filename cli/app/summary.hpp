@@ -20,14 +20,14 @@ inline constexpr std::size_t kNumStages = 5;
 
 /// Wall time since construction or the last restart().
 class Stopwatch {
-public:
+ public:
   Stopwatch() : start_(std::chrono::steady_clock::now()) {}
   void restart() { start_ = std::chrono::steady_clock::now(); }
   [[nodiscard]] double elapsed_ms() const {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count();
   }
 
-private:
+ private:
   std::chrono::steady_clock::time_point start_;
 };
 

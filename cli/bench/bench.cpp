@@ -299,7 +299,7 @@ std::vector<CaseResult> run_bench(const BenchOptions& options) {
                pools.plain.size(), pools.annotated.size(), options.seconds);
 
   std::vector<CaseResult> results;
-  const auto [batch8, batch8_cpu] = classifier_batch8_ms_per_face(options, std::min(1.0, options.seconds));
+  const std::pair<double, double> batch8_ms = classifier_batch8_ms_per_face(options, std::min(1.0, options.seconds));
   auto run_case = [&](const std::string& name, const FrameSet& set, const std::vector<CaseSpec>& specs) {
     std::optional<ThreadFigures> peer;
     std::size_t first = results.size();
@@ -319,8 +319,8 @@ std::vector<CaseResult> run_bench(const BenchOptions& options) {
       r.height = set.size.height;
       r.faces_placed = set.faces_placed;
       r.threads = options.threads;
-      r.classify_ms_per_face_batch8 = batch8;
-      r.cpu_classify_ms_per_face_batch8 = batch8_cpu;
+      r.classify_ms_per_face_batch8 = batch8_ms.first;
+      r.cpu_classify_ms_per_face_batch8 = batch8_ms.second;
       fill(r, measure(set, options, infers));
       r.peak_rss_mb = peak_rss_mb();
       results.push_back(r);

@@ -92,7 +92,7 @@ Predictions read_predictions(const fs::path& path) {
       record = frame_from_json(line, origin);
     } catch (const Error& e) {
       const std::string what = e.what();
-      throw Error(Errc::bad_input, what.find(origin) == std::string::npos ? origin + ": " + what : what);
+      throw Error(Errc::bad_input, what.find(origin) == std::string::npos ? fmt::format("{}: {}", origin, what) : what);
     }
     if (!record.info.image || record.info.image->empty())
       throw Error(Errc::bad_input, origin + ": no \"image\" name (eval matches predictions to images by name)");

@@ -1,6 +1,7 @@
 #include "eval/report.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -56,12 +57,14 @@ std::map<std::string, std::size_t> issue_counts(const Dataset& dataset) {
 }
 
 // ------------------------------------------------------------------------------------------- plots
-const cv::Scalar kBlack(0, 0, 0);
-const cv::Scalar kGrey(200, 200, 200);
-const cv::Scalar kWhite(255, 255, 255);
+// Plain colour values (cv::Scalar has no constexpr constructor).
+constexpr std::array<double, 3> kBlackBgr{0, 0, 0};
+constexpr std::array<double, 3> kGreyBgr{200, 200, 200};
+constexpr std::array<double, 3> kWhiteBgr{255, 255, 255};
+cv::Scalar scalar(const std::array<double, 3>& bgr) { return {bgr[0], bgr[1], bgr[2]}; }
 
 void put_text(cv::Mat& img, const std::string& text, cv::Point at, double scale = 0.45,
-              const cv::Scalar& color = kBlack, int thickness = 1) {
+              const cv::Scalar& color = scalar(kBlackBgr), int thickness = 1) {
   cv::putText(img, text, at, cv::FONT_HERSHEY_SIMPLEX, scale, color, thickness, cv::LINE_AA);
 }
 
@@ -79,7 +82,7 @@ cv::Mat plot_pr(const std::string& title, const std::vector<Series>& series) {
   const int right = 20;
   const int top = 35;
   const int bottom = 45;
-  cv::Mat img(h, w, CV_8UC3, kWhite);
+  cv::Mat img(h, w, CV_8UC3, scalar(kWhiteBgr));
   const int pw = w - left - right;
   const int ph = h - top - bottom;
   auto to_px = [&](double r, double p) {
@@ -87,15 +90,15 @@ cv::Mat plot_pr(const std::string& title, const std::vector<Series>& series) {
   };
   for (int k = 0; k <= 5; ++k) {
     const double v = k / 5.0;
-    cv::line(img, to_px(v, 0.0), to_px(v, 1.0), kGrey, 1);
-    cv::line(img, to_px(0.0, v), to_px(1.0, v), kGrey, 1);
+    cv::line(img, to_px(v, 0.0), to_px(v, 1.0), scalar(kGreyBgr), 1);
+    cv::line(img, to_px(0.0, v), to_px(1.0, v), scalar(kGreyBgr), 1);
     put_text(img, fmt::format("{:.1f}", v), to_px(v, 0.0) + cv::Point(-10, 18), 0.4);
     put_text(img, fmt::format("{:.1f}", v), to_px(0.0, v) + cv::Point(-32, 5), 0.4);
   }
-  cv::rectangle(img, to_px(0.0, 1.0), to_px(1.0, 0.0), kBlack, 1);
+  cv::rectangle(img, to_px(0.0, 1.0), to_px(1.0, 0.0), scalar(kBlackBgr), 1);
   put_text(img, "recall", cv::Point(left + pw / 2 - 20, h - 8), 0.5);
   put_text(img, "P", cv::Point(8, top + ph / 2), 0.5);
-  put_text(img, title, cv::Point(left, 22), 0.55, kBlack, 1);
+  put_text(img, title, cv::Point(left, 22), 0.55, scalar(kBlackBgr), 1);
   int legend_y = top + 18;
   for (const Series& s : series) {
     const PrCurve& c = *s.curve;
@@ -123,7 +126,7 @@ cv::Mat plot_matrix(const std::string& title, const std::vector<std::vector<std:
   const int top = 70;
   const int w = left + cell * static_cast<int>(cols.size()) + 20;
   const int h = top + cell * static_cast<int>(rows.size()) + 20;
-  cv::Mat img(h, w, CV_8UC3, kWhite);
+  cv::Mat img(h, w, CV_8UC3, scalar(kWhiteBgr));
   put_text(img, title, cv::Point(10, 20), 0.55);
   put_text(img, "predicted ->", cv::Point(left, 40), 0.45);
   put_text(img, "truth", cv::Point(10, 40), 0.45);
@@ -139,9 +142,9 @@ cv::Mat plot_matrix(const std::string& title, const std::vector<std::vector<std:
       const double share = row_sum == 0 ? 0.0 : static_cast<double>(counts[r][c]) / static_cast<double>(row_sum);
       const double shade = 255.0 * (1.0 - 0.75 * share);
       cv::rectangle(img, box, cv::Scalar(255.0, shade, shade), cv::FILLED);
-      cv::rectangle(img, box, kGrey, 1);
+      cv::rectangle(img, box, scalar(kGreyBgr), 1);
       if (r == c) cv::rectangle(img, box, cv::Scalar(0, 140, 0), 2);
-      put_text(img, fmt::format("{}", counts[r][c]), box.tl() + cv::Point(10, cell / 2), 0.6, kBlack, 2);
+      put_text(img, fmt::format("{}", counts[r][c]), box.tl() + cv::Point(10, cell / 2), 0.6, scalar(kBlackBgr), 2);
       if (row_sum > 0)
         put_text(img, fmt::format("{:.0f}%", 100.0 * share), box.tl() + cv::Point(10, cell / 2 + 22), 0.4);
     }
@@ -155,6 +158,7 @@ void write_png(const fs::path& path, const cv::Mat& img) {
 
 std::vector<std::vector<std::size_t>> to_rows(const auto& matrix) {
   std::vector<std::vector<std::size_t>> rows;
+  rows.reserve(matrix.size());
   for (const auto& row : matrix) rows.emplace_back(row.begin(), row.end());
   return rows;
 }

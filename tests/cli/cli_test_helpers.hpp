@@ -125,17 +125,17 @@ inline std::size_t check_boxes(const nlohmann::json& record, int width, int heig
 
 /// Serves `dir` over HTTP on 127.0.0.1 until destroyed.
 class HttpMirror {
-public:
+ public:
   explicit HttpMirror(const std::filesystem::path& dir)
       : port_(free_local_port()),
-        server_("/usr/bin/python3", {"-m", "http.server", std::to_string(port_), "--bind", "127.0.0.1",
-                                     "--directory", dir.string()}) {
+        server_("/usr/bin/python3",
+                {"-m", "http.server", std::to_string(port_), "--bind", "127.0.0.1", "--directory", dir.string()}) {
     ready_ = wait_for_port(port_, std::chrono::seconds(10));
   }
   [[nodiscard]] bool ready() const { return ready_; }
   [[nodiscard]] std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
-private:
+ private:
   int port_;
   BackgroundProcess server_;
   bool ready_ = false;

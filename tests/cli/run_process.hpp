@@ -1,20 +1,20 @@
 // Runs a program as a user would and captures its exit status, stdout and stderr (tests only).
 #pragma once
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <array>
 #include <cerrno>
-#include <cstdint>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <initializer_list>
@@ -33,8 +33,8 @@ struct ProcessResult {
 };
 
 struct ProcessOptions {
-  std::filesystem::path cwd;                                 ///< empty: the test's own
-  std::vector<std::pair<std::string, std::string>> env;      ///< variables to set (value "" unsets)
+  std::filesystem::path cwd;                             ///< empty: the test's own
+  std::vector<std::pair<std::string, std::string>> env;  ///< variables to set (value "" unsets)
 };
 
 /// Runs `program` with `args` (no shell) and waits for it.
@@ -112,7 +112,7 @@ inline ProcessResult run_cli(const std::vector<std::string>& args, const Process
 
 /// A child process killed (SIGTERM, then SIGKILL) and reaped when this goes out of scope.
 class BackgroundProcess {
-public:
+ public:
   BackgroundProcess(const std::string& program, const std::vector<std::string>& args,
                     const std::filesystem::path& cwd = {}) {
     std::vector<std::string> storage{program};
@@ -153,7 +153,7 @@ public:
     return waitpid(pid_, &status, WNOHANG) == 0;
   }
 
-private:
+ private:
   pid_t pid_ = -1;
 };
 
@@ -195,7 +195,7 @@ inline bool wait_for_port(int port, std::chrono::milliseconds timeout) {
 
 /// A fresh temporary folder, removed with its contents at the end of scope.
 class TempDir {
-public:
+ public:
   TempDir() {
     std::string pattern = (std::filesystem::temp_directory_path() / "maskdetect-cli-test-XXXXXX").string();
     if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
@@ -210,7 +210,7 @@ public:
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
   [[nodiscard]] std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
 
-private:
+ private:
   std::filesystem::path path_;
 };
 

@@ -83,8 +83,8 @@ TEST_CASE("run on a folder: JSON lines, annotated images and a consistent summar
     CHECK(again.err.rfind("error: ", 0) == 0);
     CHECK(again.err.find(names.front()) != std::string::npos);
     CHECK(again.err.find("--force") != std::string::npos);
-    const ProcessResult forced = run_cli(
-        args({"run", "--source", in.string(), "--output", out.string(), "--json", json.string(), "--force"}));
+    const ProcessResult forced =
+        run_cli(args({"run", "--source", in.string(), "--output", out.string(), "--json", json.string(), "--force"}));
     INFO(forced.err);
     CHECK(forced.exit_code == 0);
   }

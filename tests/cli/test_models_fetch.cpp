@@ -55,7 +55,8 @@ TEST_CASE("models fetch from a local mirror checks size and sha256", "[cli][mode
   SECTION("good mirror: the file lands in --dir, byte-identical") {
     HttpMirror mirror(tmp / "good");
     REQUIRE(mirror.ready());
-    const ProcessResult r = run_cli({"models", "fetch", "yunet", "--mirror", mirror.url() + "/", "--dir", dest.string()});
+    const ProcessResult r =
+        run_cli({"models", "fetch", "yunet", "--mirror", mirror.url() + "/", "--dir", dest.string()});
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
     REQUIRE(fs::exists(dest / kYuNetFile));

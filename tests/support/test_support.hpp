@@ -28,11 +28,11 @@ inline bool in_ci() {
 
 /// Use at the start of a test that needs `path` (a file or folder): under CI a missing path fails the
 /// test loudly; elsewhere it warns and returns from the test.
-#define MASKDETECT_REQUIRE_DATA(path)                                                              \
-  do {                                                                                             \
-    if (!std::filesystem::exists(path)) {                                                          \
-      if (::maskdetect::test::in_ci()) FAIL("test data missing (CI=true): " << (path).string());   \
-      WARN("test data missing, test not run: " << (path).string());                                \
-      return;                                                                                      \
-    }                                                                                              \
+#define MASKDETECT_REQUIRE_DATA(path)                                                            \
+  do {                                                                                           \
+    if (!std::filesystem::exists(path)) {                                                        \
+      if (::maskdetect::test::in_ci()) FAIL("test data missing (CI=true): " << (path).string()); \
+      WARN("test data missing, test not run: " << (path).string());                              \
+      return;                                                                                    \
+    }                                                                                            \
   } while (false)

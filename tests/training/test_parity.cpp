@@ -58,8 +58,8 @@ void check_parity(const fs::path& card_path, const fs::path& fixture_path) {
     for (std::size_t k = 0; k < maskdetect::kNumLabels; ++k) {
       const auto label = maskdetect::parse_label(fixture["labels"][k].get<std::string>());
       REQUIRE(label.has_value());
-      const double diff = std::abs(static_cast<double>(probs[static_cast<std::size_t>(*label)]) -
-                                   item["probs"][k].get<double>());
+      const double diff =
+          std::abs(static_cast<double>(probs[static_cast<std::size_t>(*label)]) - item["probs"][k].get<double>());
       worst = std::max(worst, diff);
       CHECK(diff < 1e-4);
     }

@@ -64,7 +64,8 @@ std::vector<GtFace> andrewmvd_test_faces(std::size_t step) {
       const auto label = name == "with_mask"      ? maskdetect::MaskLabel::mask
                          : name == "without_mask" ? maskdetect::MaskLabel::no_mask
                                                   : maskdetect::MaskLabel::incorrect;
-      const float x0 = std::stof((*it)[2]), y0 = std::stof((*it)[3]), x1 = std::stof((*it)[4]), y1 = std::stof((*it)[5]);
+      const float x0 = std::stof((*it)[2]), y0 = std::stof((*it)[3]), x1 = std::stof((*it)[4]),
+                  y1 = std::stof((*it)[5]);
       faces.push_back({root / "images" / (stem + ".jpg"), {x0, y0, x1 - x0, y1 - y0}, label});
     }
   }
@@ -91,8 +92,8 @@ TEST_CASE("bad model cards are errors naming the file and the key", "[classifier
   CHECK_THAT(card_error(unknown), Contains("unknown.yaml") && Contains("'colour'"));
 
   const auto labels = write_card(
-      "labels.yaml", std::regex_replace(base, std::regex(R"(^labels:.*$)", std::regex::multiline),
-                                        "labels: [mask, mask, incorrect]"));
+      "labels.yaml",
+      std::regex_replace(base, std::regex(R"(^labels:.*$)", std::regex::multiline), "labels: [mask, mask, incorrect]"));
   CHECK_THAT(card_error(labels), Contains("labels.yaml") && Contains("labels"));
 
   const auto no_model = write_card(
@@ -107,8 +108,9 @@ TEST_CASE("bad model cards are errors naming the file and the key", "[classifier
 
   const auto garbage_model = fs::temp_directory_path() / "maskdetect_test_cards" / "garbage.onnx";
   std::ofstream(garbage_model) << "this is not an ONNX file";
-  const auto corrupt = write_card(
-      "corrupt.yaml", std::regex_replace(base, std::regex(R"(^model:.*$)", std::regex::multiline), "model: garbage.onnx"));
+  const auto corrupt =
+      write_card("corrupt.yaml",
+                 std::regex_replace(base, std::regex(R"(^model:.*$)", std::regex::multiline), "model: garbage.onnx"));
   try {
     maskdetect::MaskClassifier classifier(maskdetect::load_model_card(corrupt));
     FAIL("expected model_load");
@@ -136,7 +138,12 @@ TEST_CASE("batched and single classification agree and give probabilities", "[cl
     if (f.image == faces[0].image) boxes.push_back(f.box);
   }
   // Pad with shifted copies so there is a real batch.
-  while (boxes.size() < 8) boxes.push_back(boxes[boxes.size() % 2] + cv::Point2f(3.0f, 2.0f));
+  const std::size_t found = boxes.size();
+  REQUIRE(found >= 1);
+  while (boxes.size() < 8) {
+    const cv::Rect2f shifted = boxes[boxes.size() % found] + cv::Point2f(3.0f, 2.0f);  // copy before push_back
+    boxes.push_back(shifted);
+  }
   const auto batch = classifier->classify(image, boxes);
   REQUIRE(batch.size() == boxes.size());
   for (std::size_t i = 0; i < boxes.size(); ++i) {

@@ -5,10 +5,10 @@
 
 #include "test_support.hpp"
 
+using Catch::Matchers::Contains;
 using maskdetect::Config;
 using maskdetect::DetectorBackend;
 using maskdetect::Errc;
-using Catch::Matchers::Contains;
 
 namespace {
 
@@ -52,7 +52,8 @@ TEST_CASE("YAML keys override the base config and keep the rest", "[config]") {
 }
 
 TEST_CASE("an unknown key is an error naming the key, the file and the line", "[config]") {
-  const auto text = error_text_of([] { (void)maskdetect::parse_config("threads: 1\ndetectr:\n  tiles: 2\n", "cam.yaml"); });
+  const auto text =
+      error_text_of([] { (void)maskdetect::parse_config("threads: 1\ndetectr:\n  tiles: 2\n", "cam.yaml"); });
   CHECK_THAT(text, Contains("cam.yaml:2") && Contains("'detectr'"));
   const auto nested = error_text_of([] { (void)maskdetect::parse_config("detector:\n  treshold: 0.5\n", "cam.yaml"); });
   CHECK_THAT(nested, Contains("cam.yaml:2") && Contains("detector.treshold"));

@@ -19,7 +19,9 @@ cv::Mat gradient_frame(int width, int height) {
   return frame;
 }
 
-bool same_pixels(const cv::Mat& a, const cv::Mat& b) { return a.size() == b.size() && cv::norm(a, b, cv::NORM_INF) == 0; }
+bool same_pixels(const cv::Mat& a, const cv::Mat& b) {
+  return a.size() == b.size() && cv::norm(a, b, cv::NORM_INF) == 0;
+}
 
 }  // namespace
 

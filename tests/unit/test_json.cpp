@@ -83,6 +83,7 @@ TEST_CASE("frame_from_json rejects malformed input naming the origin and the fie
   CHECK_THAT(text_of("{not json"), Contains("preds.jsonl:7"));
   CHECK_THAT(text_of(R"({"faces": []})"), Contains("'image' or 'frame'"));
   CHECK_THAT(text_of(R"({"image": "a.jpg"})"), Contains("'faces'"));
-  CHECK_THAT(text_of(R"({"image": "a.jpg", "faces": [{"box": [1, 2, 3], "label": "mask"}]})"), Contains("faces[0].box"));
+  CHECK_THAT(text_of(R"({"image": "a.jpg", "faces": [{"box": [1, 2, 3], "label": "mask"}]})"),
+             Contains("faces[0].box"));
   CHECK_THAT(text_of(R"({"image": "a.jpg", "faces": [{"box": [1, 2, 3, 4], "label": "hat"}]})"), Contains("'hat'"));
 }

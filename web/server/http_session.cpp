@@ -50,7 +50,7 @@ namespace websocket = beast::websocket;
 constexpr std::string_view kBoundary = "maskdetectframe";
 constexpr std::string_view kCrlf = "\r\n";
 constexpr std::string_view kJson = "application/json";
-constexpr std::size_t kHeaderLimit = 16 * 1024;
+constexpr std::size_t kHeaderLimit = std::size_t{16} * 1024;
 constexpr std::size_t kDrainLimit = std::size_t{64} << 20;
 
 std::string server_header() { return std::string("maskdetect/") + kVersion; }
