@@ -3,10 +3,12 @@
 #include <chrono>
 #include <cstdio>
 #include <exception>
+#include <memory>
 
 #include <opencv2/imgcodecs.hpp>
 
 #include "app/frame_source.hpp"
+#include "app/pipeline.hpp"
 #include "maskdetect/annotate.hpp"
 #include "maskdetect/detector.hpp"
 #include "maskdetect/json.hpp"
@@ -81,19 +83,32 @@ void StreamHub::capture(Source& source) {
     std::unique_lock lock(stop_mutex_);
     return stop_cv_.wait_until(lock, until, [this] { return stopping_; });
   };
+  // Capture and decode run on the pipeline's own thread, ahead of inference on this one (live sources
+  // drop the oldest frame when inference falls behind). It reads source.frames, so it goes first.
+  std::unique_ptr<app::FramePipeline> pipeline;
+  auto close_source = [&] {
+    pipeline.reset();
+    source.frames.reset();
+  };
   for (;;) {
     {
       const std::lock_guard lock(stop_mutex_);
       if (stopping_) return;
     }
     try {
-      if (!source.frames) source.frames = app::open_frame_source(source.spec);
-      app::Frame frame;
-      const app::ReadStatus status = source.frames->read(frame);
+      if (!source.frames) source.frames = app::open_frame_source(source.spec);  // may be open from start-up
+      if (!pipeline) {
+        pipeline = std::make_unique<app::FramePipeline>(
+            [frames = source.frames.get()](app::Frame& f) { return frames->read(f); },
+            app::PipelineOptions{.capacity = 2, .drop_oldest = source.frames->is_live()});
+      }
+      app::PipelineItem item;
+      const app::ReadStatus status = pipeline->next(item) ? item.status : app::ReadStatus::end;
+      app::Frame& frame = item.frame;
       if (status == app::ReadStatus::end || status == app::ReadStatus::failed) {
         // Files play on a loop; a live source that stopped is reopened after a pause.
         const bool live = source.frames->is_live();
-        source.frames.reset();
+        close_source();
         if ((live || status == app::ReadStatus::failed) && sleep_until(Clock::now() + std::chrono::seconds(1))) return;
         continue;
       }
@@ -130,7 +145,7 @@ void StreamHub::capture(Source& source) {
                        std::chrono::duration<double, std::milli>(Clock::now() - started).count());
     } catch (const std::exception& e) {
       std::fprintf(stderr, "serve: source %zu (%s): %s\n", source.id, source.spec.c_str(), e.what());
-      source.frames.reset();
+      close_source();
       if (sleep_until(Clock::now() + std::chrono::seconds(1))) return;
     }
   }
