@@ -19,24 +19,11 @@ using namespace maskdetect::eval;
 
 namespace {
 
+using maskdetect::test::TempDir;
+
 const fs::path kAndrewmvd = maskdetect::test::shared_dir() / "datasets" / "detection" / "andrewmvd_face_mask";
 const fs::path kTestSplit = maskdetect::test::source_dir() / "models" / "splits" / "andrewmvd_test.txt";
 const fs::path kClassifierCard = maskdetect::test::source_dir() / "models" / "mask_classifier.yaml";
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("maskdetect_eval_cli_" + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-};
 
 struct Run {
   int status = -1;
@@ -87,14 +74,14 @@ TEST_CASE("eval on 20 andrewmvd test images: JSON keys and a sane mAP", "[eval][
   MASKDETECT_REQUIRE_DATA(kTestSplit);
   MASKDETECT_REQUIRE_DATA(kClassifierCard);
   TempDir tmp;
-  const fs::path split = small_split(tmp.path, 20);
+  const fs::path split = small_split(tmp.path(), 20);
   const Run run = run_cli("eval --dataset " + q(kAndrewmvd) + " --split " + q(split) + " --json " +
-                              q(tmp.path / "m.json") + " --report " + q(tmp.path / "report"),
-                          tmp.path);
+                              q(tmp.path() / "m.json") + " --report " + q(tmp.path() / "report"),
+                          tmp.path());
   INFO(run.err << run.out);
   REQUIRE(run.status == 0);
   CHECK_THAT(run.out, Catch::Contains("mAP@0.5"));
-  const auto j = nlohmann::json::parse(slurp(tmp.path / "m.json"));
+  const auto j = nlohmann::json::parse(slurp(tmp.path() / "m.json"));
   for (const char* key : {"map50", "map50_95", "macro_f1", "accuracy", "classes", "face", "confusion"})
     CHECK(j.contains(key));
   CHECK(j["accuracy"].is_null());  // a detection run
@@ -105,19 +92,19 @@ TEST_CASE("eval on 20 andrewmvd test images: JSON keys and a sane mAP", "[eval][
   CHECK(map50 > 0.2);
   CHECK(j["map50_95"].get<double>() <= map50);
   for (const char* file : {"index.html", "pr_mask.png", "pr_no_mask.png", "pr_incorrect.png", "confusion.png"})
-    CHECK(fs::exists(tmp.path / "report" / file));
+    CHECK(fs::exists(tmp.path() / "report" / file));
 }
 
 TEST_CASE("eval --predictions of the ground truth itself scores mAP 1", "[eval][cli][data]") {
   MASKDETECT_REQUIRE_DATA(kAndrewmvd);
   MASKDETECT_REQUIRE_DATA(kTestSplit);
   TempDir tmp;
-  const fs::path split = small_split(tmp.path, 20);
+  const fs::path split = small_split(tmp.path(), 20);
   Dataset d = read_dataset(kAndrewmvd, DatasetFormat::voc, ClassMap{});
   apply_split(d, split);
   REQUIRE(d.samples.size() == 20);
   {
-    std::ofstream out(tmp.path / "gt.jsonl");
+    std::ofstream out(tmp.path() / "gt.jsonl");
     for (Sample& s : d.samples) {
       std::vector<DatasetIssue> ignored;
       resolve_boxes(s, s.size, ignored);
@@ -136,8 +123,8 @@ TEST_CASE("eval --predictions of the ground truth itself scores mAP 1", "[eval][
     }
   }
   const Run run = run_cli("eval --dataset " + q(kAndrewmvd) + " --split " + q(split) + " --predictions " +
-                              q(tmp.path / "gt.jsonl") + " --json -",
-                          tmp.path);
+                              q(tmp.path() / "gt.jsonl") + " --json -",
+                          tmp.path());
   INFO(run.err);
   REQUIRE(run.status == 0);
   const auto j = nlohmann::json::parse(run.out);
@@ -149,7 +136,7 @@ TEST_CASE("eval --predictions of the ground truth itself scores mAP 1", "[eval][
 
 TEST_CASE("eval reports dataset problems by name, --strict makes them errors", "[eval][cli]") {
   TempDir tmp;
-  const fs::path root = tmp.path / "voc";
+  const fs::path root = tmp.path() / "voc";
   fs::create_directories(root / "images");
   fs::create_directories(root / "annotations");
   for (const char* name : {"a.jpg", "orphan.jpg"})
@@ -158,23 +145,23 @@ TEST_CASE("eval reports dataset problems by name, --strict makes them errors", "
       << "<annotation><size><width>100</width><height>80</height></size><object><name>with_mask</name><bndbox>"
          "<xmin>10</xmin><ymin>10</ymin><xmax>40</xmax><ymax>40</ymax></bndbox></object><object><name>scarf</name>"
          "<bndbox><xmin>50</xmin><ymin>10</ymin><xmax>70</xmax><ymax>40</ymax></bndbox></object></annotation>";
-  std::ofstream(tmp.path / "p.jsonl")
+  std::ofstream(tmp.path() / "p.jsonl")
       << R"({"image": "a.jpg", "width": 100, "height": 80, "faces": [{"box": [10, 10, 30, 30], "face_score": 0.9, "label": "mask", "score": 0.9}]})"
       << "\n";
-  const std::string args = "eval --dataset " + q(root) + " --predictions " + q(tmp.path / "p.jsonl");
-  const Run lenient = run_cli(args, tmp.path);
+  const std::string args = "eval --dataset " + q(root) + " --predictions " + q(tmp.path() / "p.jsonl");
+  const Run lenient = run_cli(args, tmp.path());
   INFO(lenient.err << lenient.out);
   CHECK(lenient.status == 0);
   CHECK_THAT(lenient.out, Catch::Contains("orphan.jpg"));
   CHECK_THAT(lenient.out, Catch::Contains("scarf"));
-  const Run strict = run_cli(args + " --strict", tmp.path);
+  const Run strict = run_cli(args + " --strict", tmp.path());
   CHECK(strict.status == 4);
   CHECK_THAT(strict.err, Catch::Contains("--strict"));
 
   // A bad predictions line is an error naming file:line.
-  std::ofstream(tmp.path / "bad.jsonl") << R"({"image": "a.jpg", "width": 100, "height": 80, "faces": []})"
-                                        << "\nnot json\n";
-  const Run bad = run_cli("eval --dataset " + q(root) + " --predictions " + q(tmp.path / "bad.jsonl"), tmp.path);
+  std::ofstream(tmp.path() / "bad.jsonl") << R"({"image": "a.jpg", "width": 100, "height": 80, "faces": []})"
+                                          << "\nnot json\n";
+  const Run bad = run_cli("eval --dataset " + q(root) + " --predictions " + q(tmp.path() / "bad.jsonl"), tmp.path());
   CHECK(bad.status == 4);
   CHECK_THAT(bad.err, Catch::Contains("bad.jsonl:2"));
 }
@@ -185,25 +172,25 @@ TEST_CASE("eval on a folder-per-class dataset reports accuracy and macro F1", "[
   MASKDETECT_REQUIRE_DATA(kClassifierCard);
   TempDir tmp;
   for (const char* cls : {"with_mask", "without_mask"}) {
-    fs::create_directories(tmp.path / "set" / cls);
+    fs::create_directories(tmp.path() / "set" / cls);
     std::vector<fs::path> files;
     for (const auto& e : fs::directory_iterator(crops / cls))
       if (e.path().extension() == ".jpg") files.push_back(e.path());
     std::sort(files.begin(), files.end());
     for (std::size_t i = 0; i < 4 && i < files.size(); ++i)
-      fs::copy_file(files[i], tmp.path / "set" / cls / files[i].filename());
+      fs::copy_file(files[i], tmp.path() / "set" / cls / files[i].filename());
   }
-  const Run run = run_cli("eval --dataset " + q(tmp.path / "set") + " --json " + q(tmp.path / "c.json") + " --report " +
-                              q(tmp.path / "rep"),
-                          tmp.path);
+  const Run run = run_cli("eval --dataset " + q(tmp.path() / "set") + " --json " + q(tmp.path() / "c.json") +
+                              " --report " + q(tmp.path() / "rep"),
+                          tmp.path());
   INFO(run.err << run.out);
   REQUIRE(run.status == 0);
-  const auto j = nlohmann::json::parse(slurp(tmp.path / "c.json"));
+  const auto j = nlohmann::json::parse(slurp(tmp.path() / "c.json"));
   CHECK(j["task"] == "classification");
   CHECK(j["accuracy"].get<double>() >= 0.5);
   CHECK(j["macro_f1"].is_number());
   CHECK(j["map50"].is_null());
-  CHECK(fs::exists(tmp.path / "rep" / "index.html"));
+  CHECK(fs::exists(tmp.path() / "rep" / "index.html"));
 }
 
 #endif  // MASKDETECT_TEST_CLI

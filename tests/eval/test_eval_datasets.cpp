@@ -15,22 +15,9 @@ using namespace maskdetect::eval;
 
 namespace {
 
-/// A fresh folder under the temp dir, removed at the end of the test.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("maskdetect_eval_test_" + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-};
+using maskdetect::test::TempDir;
 
+/// A fresh folder under the temp dir, removed at the end of the test.
 void write(const fs::path& path, const std::string& text) {
   fs::create_directories(path.parent_path());
   std::ofstream(path) << text;
@@ -75,7 +62,7 @@ TEST_CASE("Class map: defaults, overrides, bad rules", "[eval][dataset]") {
 
 TEST_CASE("VOC reader: stems, clamping, and every kind of problem", "[eval][dataset]") {
   TempDir tmp;
-  const fs::path root = tmp.path / "voc";
+  const fs::path root = tmp.path() / "voc";
   image(root / "images" / "a.jpg");
   image(root / "images" / "b.jpg");  // no XML
   image(root / "images" / "d.jpg");  // malformed XML
@@ -113,7 +100,7 @@ TEST_CASE("VOC reader: stems, clamping, and every kind of problem", "[eval][data
 
 TEST_CASE("YOLO reader: classes file, normalised boxes, malformed lines", "[eval][dataset]") {
   TempDir tmp;
-  const fs::path root = tmp.path / "yolo";
+  const fs::path root = tmp.path() / "yolo";
   image(root / "images" / "a.jpg", 200, 100);
   image(root / "images" / "b.jpg", 200, 100);
   write(root / "classes.txt", "with_mask\nwithout_mask\nmask_weared_incorrect\n");
@@ -135,14 +122,14 @@ TEST_CASE("YOLO reader: classes file, normalised boxes, malformed lines", "[eval
   CHECK(d.samples[0].boxes[1].label == MaskLabel::incorrect);
 
   TempDir none;
-  image(none.path / "images" / "a.jpg");
-  write(none.path / "labels" / "a.txt", "0 0.5 0.5 0.2 0.2\n");
-  CHECK_THROWS_AS(read_dataset(none.path, DatasetFormat::yolo, ClassMap{}), maskdetect::Error);  // no classes
+  image(none.path() / "images" / "a.jpg");
+  write(none.path() / "labels" / "a.txt", "0 0.5 0.5 0.2 0.2\n");
+  CHECK_THROWS_AS(read_dataset(none.path(), DatasetFormat::yolo, ClassMap{}), maskdetect::Error);  // no classes
 }
 
 TEST_CASE("COCO reader: categories, missing images, malformed annotations", "[eval][dataset]") {
   TempDir tmp;
-  const fs::path root = tmp.path / "coco";
+  const fs::path root = tmp.path() / "coco";
   image(root / "images" / "a.jpg");
   image(root / "images" / "extra.jpg");
   write(root / "annotations.json", R"({
@@ -164,13 +151,13 @@ TEST_CASE("COCO reader: categories, missing images, malformed annotations", "[ev
   CHECK(count(d, "image_without_annotation") == 1);  // extra.jpg
 
   TempDir broken;
-  write(broken.path / "annotations.json", R"({"images": [)");
-  CHECK_THROWS_AS(read_dataset(broken.path, DatasetFormat::coco, ClassMap{}), maskdetect::Error);
+  write(broken.path() / "annotations.json", R"({"images": [)");
+  CHECK_THROWS_AS(read_dataset(broken.path(), DatasetFormat::coco, ClassMap{}), maskdetect::Error);
 }
 
 TEST_CASE("Folders reader and split files", "[eval][dataset]") {
   TempDir tmp;
-  const fs::path root = tmp.path / "crops";
+  const fs::path root = tmp.path() / "crops";
   image(root / "with_mask" / "1.jpg");
   image(root / "with_mask" / "2.jpg");
   image(root / "without_mask" / "3.png");
@@ -185,21 +172,21 @@ TEST_CASE("Folders reader and split files", "[eval][dataset]") {
   CHECK(count(d, "unknown_class") == 1);
 
   // Entries by relative path, by stem, with comments; one that matches nothing.
-  write(tmp.path / "split.txt", "# test split\nwith_mask/2.jpg\nwithout_mask/3\n\nnot_there.jpg\n");
-  apply_split(d, tmp.path / "split.txt");
+  write(tmp.path() / "split.txt", "# test split\nwith_mask/2.jpg\nwithout_mask/3\n\nnot_there.jpg\n");
+  apply_split(d, tmp.path() / "split.txt");
   REQUIRE(d.samples.size() == 2);
   CHECK(d.samples[0].name == "with_mask/2.jpg");
   CHECK(d.samples[1].name == "without_mask/3.png");
   CHECK(count(d, "missing_from_split") == 1);
-  CHECK_THROWS_AS(apply_split(d, tmp.path / "nope.txt"), maskdetect::Error);
+  CHECK_THROWS_AS(apply_split(d, tmp.path() / "nope.txt"), maskdetect::Error);
 
   TempDir empty;
-  CHECK_THROWS_AS(detect_format(empty.path), maskdetect::Error);
+  CHECK_THROWS_AS(detect_format(empty.path()), maskdetect::Error);
 }
 
 TEST_CASE("Predictions files: JSON Lines in the SDK shape, bad lines named by file:line", "[eval][dataset]") {
   TempDir tmp;
-  const fs::path good = tmp.path / "good.jsonl";
+  const fs::path good = tmp.path() / "good.jsonl";
   write(
       good,
       R"({"image": "a.jpg", "width": 100, "height": 80, "faces": [{"box": [10, 10, 20, 20], "face_score": 0.9, "label": "mask", "score": 0.8}]})"
@@ -213,7 +200,7 @@ TEST_CASE("Predictions files: JSON Lines in the SDK shape, bad lines named by fi
   CHECK(p.find("sub/b.jpg") != nullptr);  // another extension: matched by stem
   CHECK(p.find("c.jpg") == nullptr);
 
-  const fs::path bad = tmp.path / "bad.jsonl";
+  const fs::path bad = tmp.path() / "bad.jsonl";
   write(bad, R"({"image": "a.jpg", "width": 100, "height": 80, "faces": []})"
              "\n{\"image\": \"b.jpg\", \"faces\": [{\"box\": [1, 2]}]}\n");
   try {
