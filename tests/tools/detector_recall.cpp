@@ -13,10 +13,6 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
-#include <regex>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -24,57 +20,11 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "maskdetect/maskdetect.hpp"
+#include "voc.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
-
-std::vector<cv::Rect2f> read_voc(const fs::path& xml, cv::Size frame) {
-  std::ifstream in(xml);
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  const std::string text = buffer.str();
-  static const std::regex box_re(
-      R"(<xmin>\s*([-\d.]+)\s*</xmin>\s*<ymin>\s*([-\d.]+)\s*</ymin>\s*<xmax>\s*([-\d.]+)\s*</xmax>\s*<ymax>\s*([-\d.]+)\s*</ymax>)");
-  std::vector<cv::Rect2f> boxes;
-  const cv::Rect2f whole(0.0f, 0.0f, static_cast<float>(frame.width), static_cast<float>(frame.height));
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), box_re); it != std::sregex_iterator(); ++it) {
-    const float x0 = std::stof((*it)[1].str()), y0 = std::stof((*it)[2].str());
-    const float x1 = std::stof((*it)[3].str()), y1 = std::stof((*it)[4].str());
-    const cv::Rect2f box = cv::Rect2f(x0, y0, x1 - x0, y1 - y0) & whole;
-    if (!box.empty()) boxes.push_back(box);
-  }
-  return boxes;
-}
-
-float iou(const cv::Rect2f& a, const cv::Rect2f& b) {
-  const float inter = (a & b).area();
-  const float uni = a.area() + b.area() - inter;
-  return uni > 0.0f ? inter / uni : 0.0f;
-}
-
-// Greedy matching in descending score order; returns matched detections count (true positives).
-int match(const std::vector<cv::Rect2f>& dets, const std::vector<cv::Rect2f>& gt, float threshold) {
-  std::vector<bool> taken(gt.size(), false);
-  int tp = 0;
-  for (const cv::Rect2f& d : dets) {
-    int best = -1;
-    float best_iou = threshold;
-    for (std::size_t g = 0; g < gt.size(); ++g) {
-      if (taken[g]) continue;
-      const float v = iou(d, gt[g]);
-      if (v >= best_iou) {
-        best_iou = v;
-        best = static_cast<int>(g);
-      }
-    }
-    if (best >= 0) {
-      taken[static_cast<std::size_t>(best)] = true;
-      ++tp;
-    }
-  }
-  return tp;
-}
 
 cv::Rect2f adjust(const cv::Rect2f& b, float sw, float sh, float dy) {
   const float w = b.width * sw, h = b.height * sh;
@@ -145,7 +95,8 @@ int main(int argc, char** argv) {
     for (std::size_t i = 0; i < images.size(); i += static_cast<std::size_t>(every)) {
       const cv::Mat bgr = cv::imread(images[i].string(), cv::IMREAD_COLOR);
       if (bgr.empty()) continue;
-      const auto gt = read_voc(root / "annotations" / (images[i].stem().string() + ".xml"), bgr.size());
+      const auto gt =
+          maskdetect::test::voc_boxes(root / "annotations" / (images[i].stem().string() + ".xml"), bgr.size());
       const auto t0 = std::chrono::steady_clock::now();
       const auto faces = detector->detect(bgr);
       total_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -156,7 +107,7 @@ int main(int argc, char** argv) {
         std::vector<cv::Rect2f> dets;
         dets.reserve(faces.size());
         for (const auto& f : faces) dets.push_back(adjust(f.box, v.sw, v.sh, v.dy));
-        v.tp += match(dets, gt, 0.5f);
+        v.tp += maskdetect::test::greedy_matches(dets, gt, 0.5f);
       }
     }
     const Variant& base = variants.front();

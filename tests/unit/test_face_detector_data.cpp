@@ -1,10 +1,6 @@
 // FaceDetector::create (model lookup and load errors) and recall of the back ends on andrewmvd.
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
-#include <regex>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -13,6 +9,7 @@
 #include "maskdetect/error.hpp"
 #include "maskdetect/face_detector.hpp"
 #include "test_support.hpp"
+#include "voc.hpp"
 
 namespace fs = std::filesystem;
 using maskdetect::DetectorBackend;
@@ -47,31 +44,6 @@ maskdetect::Errc create_error(const maskdetect::DetectorConfig& config, std::str
   return maskdetect::Errc::internal;
 }
 
-// Ground-truth boxes of a PASCAL VOC file, clamped to the frame.
-std::vector<cv::Rect2f> voc_boxes(const fs::path& xml, cv::Size frame) {
-  std::ifstream in(xml);
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  const std::string text = buffer.str();
-  static const std::regex box_re(R"(<xmin>\s*([-\d.]+)\s*</xmin>\s*<ymin>\s*([-\d.]+)\s*</ymin>\s*)"
-                                 R"(<xmax>\s*([-\d.]+)\s*</xmax>\s*<ymax>\s*([-\d.]+)\s*</ymax>)");
-  const cv::Rect2f whole(0.0f, 0.0f, static_cast<float>(frame.width), static_cast<float>(frame.height));
-  std::vector<cv::Rect2f> boxes;
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), box_re); it != std::sregex_iterator(); ++it) {
-    const float x0 = std::stof((*it)[1].str()), y0 = std::stof((*it)[2].str());
-    const float x1 = std::stof((*it)[3].str()), y1 = std::stof((*it)[4].str());
-    const cv::Rect2f box = cv::Rect2f(x0, y0, x1 - x0, y1 - y0) & whole;
-    if (!box.empty()) boxes.push_back(box);
-  }
-  return boxes;
-}
-
-float iou(const cv::Rect2f& a, const cv::Rect2f& b) {
-  const float inter = (a & b).area();
-  const float uni = a.area() + b.area() - inter;
-  return uni > 0.0f ? inter / uni : 0.0f;
-}
-
 // The fixed sample: `count` images, every 14th of the sorted file names.
 std::vector<fs::path> sample_images(std::size_t count) {
   std::vector<fs::path> all;
@@ -89,27 +61,17 @@ double recall_at_05(maskdetect::FaceDetector& detector, std::size_t count = 60) 
   for (const fs::path& image : sample_images(count)) {
     const cv::Mat bgr = cv::imread(image.string(), cv::IMREAD_COLOR);
     REQUIRE_FALSE(bgr.empty());
-    const auto gt = voc_boxes(andrewmvd() / "annotations" / (image.stem().string() + ".xml"), bgr.size());
+    const auto gt =
+        maskdetect::test::voc_boxes(andrewmvd() / "annotations" / (image.stem().string() + ".xml"), bgr.size());
     const auto faces = detector.detect(bgr);
     const cv::Rect2f frame(0.0f, 0.0f, static_cast<float>(bgr.cols), static_cast<float>(bgr.rows));
-    std::vector<bool> taken(gt.size(), false);
+    std::vector<cv::Rect2f> boxes;
     for (std::size_t k = 0; k < faces.size(); ++k) {
       CHECK((faces[k].box & frame) == faces[k].box);
       if (k > 0) CHECK(faces[k - 1].score >= faces[k].score);
-      int best = -1;
-      float best_iou = 0.5f;
-      for (std::size_t g = 0; g < gt.size(); ++g) {
-        const float v = taken[g] ? 0.0f : iou(faces[k].box, gt[g]);
-        if (v >= best_iou) {
-          best_iou = v;
-          best = static_cast<int>(g);
-        }
-      }
-      if (best >= 0) {
-        taken[static_cast<std::size_t>(best)] = true;
-        ++matched;
-      }
+      boxes.push_back(faces[k].box);
     }
+    matched += maskdetect::test::greedy_matches(boxes, gt, 0.5f);
     gt_total += static_cast<int>(gt.size());
   }
   REQUIRE(gt_total > 50);
