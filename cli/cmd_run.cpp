@@ -12,13 +12,13 @@
 #include <CLI/CLI.hpp>
 #include <opencv2/highgui.hpp>
 
-#include "app/frame_sink.hpp"
-#include "app/frame_source.hpp"
-#include "app/pipeline.hpp"
 #include "app/progress.hpp"
 #include "app/summary.hpp"
 #include "commands.hpp"
 #include "maskdetect/maskdetect.hpp"
+#include "maskdetect/video/frame_sink.hpp"
+#include "maskdetect/video/frame_source.hpp"
+#include "maskdetect/video/pipeline.hpp"
 
 namespace fs = std::filesystem;
 
@@ -72,7 +72,7 @@ class StopSignals {
   struct sigaction old_term_ {};
 };
 
-std::unique_ptr<app::FrameSource> open_demo() {
+std::unique_ptr<video::FrameSource> open_demo() {
   std::vector<fs::path> found;
   for (const fs::path& path : demo_candidates()) {
     if (fs::exists(path)) {
@@ -88,7 +88,7 @@ std::unique_ptr<app::FrameSource> open_demo() {
   std::string names;
   for (const fs::path& path : found) names += (names.empty() ? "" : ", ") + path.string();
   std::fprintf(stderr, "demo: no --source given, running on %s\n", names.c_str());
-  return app::open_image_list(std::move(found), "demo images");
+  return video::open_image_list(std::move(found), "demo images");
 }
 
 int run_run(const RunOptions& options, const app::ConfigOptions& config_options) {
@@ -96,17 +96,17 @@ int run_run(const RunOptions& options, const app::ConfigOptions& config_options)
 
   // Source and outputs first: refuse bad paths before loading models or writing anything.
   const bool demo = options.source.empty();
-  std::unique_ptr<app::FrameSource> source = demo ? open_demo() : app::open_frame_source(options.source);
+  std::unique_ptr<video::FrameSource> source = demo ? open_demo() : video::open_frame_source(options.source);
 
   std::string output = options.output;
   if (output.empty() && demo) output = "maskdetect-out";
-  std::unique_ptr<app::FrameSink> sink;
+  std::unique_ptr<video::FrameSink> sink;
   if (!output.empty()) {
-    const bool video = app::is_video_path(output);
-    app::check_not_input(*source, output, !video, "--output");
+    const bool video = video::is_video_path(output);
+    video::check_not_input(*source, output, !video, "--output");
     sink =
-        app::make_sink(output, source->fps() > 0.0 ? source->fps() : (source->is_live() ? 25.0 : 5.0), options.force);
-    if (!video && !options.force && source->kind() == app::SourceKind::images) {
+        video::make_sink(output, source->fps() > 0.0 ? source->fps() : (source->is_live() ? 25.0 : 5.0), options.force);
+    if (!video && !options.force && source->kind() == video::SourceKind::images) {
       // Every file name is known in advance: check them all before doing any work.
       for (const fs::path& input : source->input_files()) {
         const fs::path target = fs::path(output) / input.filename();
@@ -118,10 +118,10 @@ int run_run(const RunOptions& options, const app::ConfigOptions& config_options)
   }
   std::string json_path = options.json;
   if (json_path.empty() && (demo || output.empty())) json_path = "-";
-  std::unique_ptr<app::JsonLinesWriter> json;
+  std::unique_ptr<video::JsonLinesWriter> json;
   if (!json_path.empty()) {
-    if (json_path != "-") app::check_not_input(*source, json_path, false, "--json");
-    json = std::make_unique<app::JsonLinesWriter>(json_path);
+    if (json_path != "-") video::check_not_input(*source, json_path, false, "--json");
+    json = std::make_unique<video::JsonLinesWriter>(json_path);
   }
   if (options.show && std::getenv("DISPLAY") == nullptr && std::getenv("WAYLAND_DISPLAY") == nullptr)
     throw Error(Errc::bad_input, "--show needs a display (DISPLAY is not set)");
@@ -134,30 +134,30 @@ int run_run(const RunOptions& options, const app::ConfigOptions& config_options)
   if (total && options.max_frames > 0 && *total > options.max_frames) total = options.max_frames;
   app::Progress progress(total, options.progress);
   std::optional<std::string> failure;  // a live source that stopped
-  const bool images = source->kind() == app::SourceKind::images;
+  const bool images = source->kind() == video::SourceKind::images;
 
   // Capture and decode on a thread of their own, ahead of inference (docs/performance.md). Live sources drop
   // the oldest queued frame when inference falls behind (streams queue 8 frames to absorb network bursts);
   // files never drop one.
-  const std::size_t queued = source->kind() == app::SourceKind::stream ? 8 : 2;
-  app::FramePipeline pipeline([&source](app::Frame& next) { return source->read(next); },
-                              {.capacity = queued, .drop_oldest = source->is_live()});
-  app::PipelineItem item;
-  app::Frame& frame = item.frame;
+  const std::size_t queued = source->kind() == video::SourceKind::stream ? 8 : 2;
+  video::FramePipeline pipeline([&source](video::Frame& next) { return source->read(next); },
+                                {.capacity = queued, .drop_oldest = source->is_live()});
+  video::PipelineItem item;
+  video::Frame& frame = item.frame;
   std::int64_t handled = 0;
   while (g_stop == 0 && (options.max_frames <= 0 || summary.frames < options.max_frames)) {
     pipeline.recycle(item);
     if (!pipeline.next(item)) break;
     app::Stopwatch watch;
-    const app::ReadStatus status = item.status;
-    if (status == app::ReadStatus::end) break;
-    if (status == app::ReadStatus::failed) {
+    const video::ReadStatus status = item.status;
+    if (status == video::ReadStatus::end) break;
+    if (status == video::ReadStatus::failed) {
       if (g_stop != 0) break;  // interrupted while waiting for a frame
       failure = fmt::format("{} stopped delivering frames after {} frames", source->description(), summary.frames);
       break;
     }
     ++handled;
-    if (status == app::ReadStatus::unreadable) {
+    if (status == video::ReadStatus::unreadable) {
       progress.pause();
       std::fprintf(stderr, "warning: cannot read image '%s': not a decodable image; skipped\n", frame.path.c_str());
       ++summary.unreadable;

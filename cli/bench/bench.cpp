@@ -17,10 +17,10 @@
 #include <opencv2/core/utility.hpp>
 #include <opencv2/imgcodecs.hpp>
 
-#include "app/pipeline.hpp"
 #include "bench/aizoo.hpp"
 #include "bench/frames.hpp"
 #include "maskdetect/maskdetect.hpp"
+#include "maskdetect/video/pipeline.hpp"
 
 namespace maskdetect::bench {
 namespace {
@@ -109,18 +109,18 @@ LoopStats run_sequential(const FrameSet& set, double seconds, const Infer& infer
   return stats;
 }
 
-/// Decode on the pipeline's reader thread, the rest here (app::FramePipeline, never dropping).
+/// Decode on the pipeline's reader thread, the rest here (video::FramePipeline, never dropping).
 LoopStats run_pipelined(const FrameSet& set, double seconds, const Infer& infer) {
   std::size_t next = 0;
-  app::FramePipeline pipeline(
-      [&set, &next](app::Frame& frame) {
+  video::FramePipeline pipeline(
+      [&set, &next](video::Frame& frame) {
         cv::imdecode(set.jpegs[next % set.jpegs.size()], cv::IMREAD_COLOR, &frame.bgr);
         frame.index = static_cast<std::int64_t>(next++);
-        return app::ReadStatus::ok;
+        return video::ReadStatus::ok;
       },
       {.capacity = 2, .drop_oldest = false});
   std::vector<unsigned char> encoded;
-  app::PipelineItem item;
+  video::PipelineItem item;
   LoopStats warm;
   for (int i = 0; i < kWarmupFrames && pipeline.next(item); ++i) {
     process(item.frame.bgr, infer, encoded, warm);

@@ -10,8 +10,8 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "app/frame_source.hpp"
 #include "maskdetect/error.hpp"
+#include "maskdetect/video/frame_source.hpp"
 
 namespace fs = std::filesystem;
 
@@ -114,7 +114,7 @@ ImagePools collect_images(const std::vector<fs::path>& dirs, std::size_t max_eac
     if (!fs::is_directory(dir))
       throw Error(Errc::bad_input, fmt::format("--images '{}' is not a folder", dir.string()));
     for (const auto& entry : fs::recursive_directory_iterator(dir, fs::directory_options::follow_directory_symlink)) {
-      if (!entry.is_regular_file() || !app::is_image_file(entry.path())) continue;
+      if (!entry.is_regular_file() || !video::is_image_file(entry.path())) continue;
       const fs::path xml =
           entry.path().parent_path().parent_path() / "annotations" / (entry.path().stem().string() + ".xml");
       (fs::is_regular_file(xml) ? annotated : plain).push_back(entry.path());

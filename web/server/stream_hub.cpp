@@ -7,11 +7,11 @@
 
 #include <opencv2/imgcodecs.hpp>
 
-#include "app/frame_source.hpp"
-#include "app/pipeline.hpp"
 #include "maskdetect/annotate.hpp"
 #include "maskdetect/detector.hpp"
 #include "maskdetect/json.hpp"
+#include "maskdetect/video/frame_source.hpp"
+#include "maskdetect/video/pipeline.hpp"
 
 namespace maskdetect::server {
 
@@ -19,7 +19,7 @@ struct StreamHub::Source {
   std::size_t id = 0;
   std::string spec;
   std::string description;
-  std::unique_ptr<app::FrameSource> frames;
+  std::unique_ptr<video::FrameSource> frames;
   std::unique_ptr<Detector> detector;
   std::atomic<float> threshold{0.5f};
   mutable std::mutex mutex;
@@ -36,7 +36,7 @@ StreamHub::StreamHub(const std::vector<std::string>& specs, const Config& config
     auto source = std::make_unique<Source>();
     source->id = i;
     source->spec = specs[i];
-    source->frames = app::open_frame_source(specs[i]);
+    source->frames = video::open_frame_source(specs[i]);
     source->description = source->frames->description();
     source->detector = std::make_unique<Detector>(config);
     source->threshold = config.detector.score_threshold;
@@ -85,7 +85,7 @@ void StreamHub::capture(Source& source) {
   };
   // Capture and decode run on the pipeline's own thread, ahead of inference on this one (live sources
   // drop the oldest frame when inference falls behind). It reads source.frames, so it goes first.
-  std::unique_ptr<app::FramePipeline> pipeline;
+  std::unique_ptr<video::FramePipeline> pipeline;
   auto close_source = [&] {
     pipeline.reset();
     source.frames.reset();
@@ -96,23 +96,24 @@ void StreamHub::capture(Source& source) {
       if (stopping_) return;
     }
     try {
-      if (!source.frames) source.frames = app::open_frame_source(source.spec);  // may be open from start-up
+      if (!source.frames) source.frames = video::open_frame_source(source.spec);  // may be open from start-up
       if (!pipeline) {
-        pipeline = std::make_unique<app::FramePipeline>(
-            [frames = source.frames.get()](app::Frame& f) { return frames->read(f); },
-            app::PipelineOptions{.capacity = 2, .drop_oldest = source.frames->is_live()});
+        pipeline = std::make_unique<video::FramePipeline>(
+            [frames = source.frames.get()](video::Frame& f) { return frames->read(f); },
+            video::PipelineOptions{.capacity = 2, .drop_oldest = source.frames->is_live()});
       }
-      app::PipelineItem item;
-      const app::ReadStatus status = pipeline->next(item) ? item.status : app::ReadStatus::end;
-      app::Frame& frame = item.frame;
-      if (status == app::ReadStatus::end || status == app::ReadStatus::failed) {
+      video::PipelineItem item;
+      const video::ReadStatus status = pipeline->next(item) ? item.status : video::ReadStatus::end;
+      video::Frame& frame = item.frame;
+      if (status == video::ReadStatus::end || status == video::ReadStatus::failed) {
         // Files play on a loop; a live source that stopped is reopened after a pause.
         const bool live = source.frames->is_live();
         close_source();
-        if ((live || status == app::ReadStatus::failed) && sleep_until(Clock::now() + std::chrono::seconds(1))) return;
+        if ((live || status == video::ReadStatus::failed) && sleep_until(Clock::now() + std::chrono::seconds(1)))
+          return;
         continue;
       }
-      if (status == app::ReadStatus::unreadable) continue;
+      if (status == video::ReadStatus::unreadable) continue;
 
       // Pace file sources at their own rate (images: 10 per second), never above max_fps.
       double fps = source.frames->is_live() ? 0.0 : (source.frames->fps() > 0.0 ? source.frames->fps() : 10.0);

@@ -1,4 +1,4 @@
-#include "app/frame_source.hpp"
+#include "maskdetect/video/frame_source.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -13,7 +13,7 @@
 
 namespace fs = std::filesystem;
 
-namespace maskdetect::app {
+namespace maskdetect::video {
 
 namespace {
 
@@ -134,6 +134,45 @@ std::unique_ptr<FrameSource> open_camera(const std::string& spec) {
 
 }  // namespace
 
+std::string redact_url(std::string_view url) {
+  std::string out(url);
+  const std::size_t scheme = out.find("://");
+  const std::size_t authority = scheme == std::string::npos ? 0 : scheme + 3;
+  // Userinfo: between the authority start and the last '@' before the path.
+  const std::size_t path_start = out.find_first_of("/?#", authority);
+  const std::size_t at = out.rfind('@', path_start == std::string::npos ? std::string::npos : path_start);
+  if (scheme != std::string::npos && at != std::string::npos && at >= authority) {
+    const std::size_t colon = out.find(':', authority);
+    if (colon != std::string::npos && colon < at) {
+      out.replace(colon + 1, at - colon - 1, "***");
+    } else if (at > authority) {
+      out.replace(authority, at - authority, "***");  // a bare token as user name
+    }
+  }
+  // Query parameters whose names say they carry a secret.
+  static const std::vector<std::string> secret_names{"token",        "password",  "passwd", "pwd",     "pass",
+                                                     "key",          "secret",    "auth",   "api_key", "apikey",
+                                                     "access_token", "signature", "sig"};
+  const std::size_t query = out.find('?');
+  if (query == std::string::npos) return out;
+  std::size_t pos = query + 1;
+  while (pos < out.size()) {
+    std::size_t end = out.find_first_of("&#", pos);
+    if (end == std::string::npos) end = out.size();
+    const std::size_t eq = out.find('=', pos);
+    if (eq != std::string::npos && eq < end) {
+      const std::string name = lower(out.substr(pos, eq - pos));
+      if (std::find(secret_names.begin(), secret_names.end(), name) != secret_names.end() && end > eq + 1) {
+        out.replace(eq + 1, end - eq - 1, "***");
+        end = eq + 4;
+      }
+    }
+    if (end >= out.size() || out[end] == '#') break;
+    pos = end + 1;
+  }
+  return out;
+}
+
 bool is_image_file(const fs::path& path) {
   static const std::vector<std::string> extensions{".jpg", ".jpeg", ".png", ".bmp", ".webp"};
   const std::string ext = lower(path.extension().string());
@@ -183,10 +222,11 @@ std::unique_ptr<FrameSource> open_frame_source(const std::string& spec) {
     try {
       capture.open(spec, cv::CAP_ANY);
     } catch (const cv::Exception& e) {
-      throw Error(Errc::io, fmt::format("cannot open stream '{}': {}", spec, e.what()));
+      throw Error(Errc::io, fmt::format("cannot open stream '{}': {}", redact_url(spec), e.what()));
     }
-    if (!capture.isOpened()) throw Error(Errc::io, fmt::format("cannot open stream '{}'", spec));
-    return std::make_unique<CaptureSource>(std::move(capture), SourceKind::stream, "stream '" + spec + "'", fs::path{});
+    if (!capture.isOpened()) throw Error(Errc::io, fmt::format("cannot open stream '{}'", redact_url(spec)));
+    return std::make_unique<CaptureSource>(std::move(capture), SourceKind::stream, "stream '" + redact_url(spec) + "'",
+                                           fs::path{});
   }
 
   const fs::path path(spec);
@@ -227,4 +267,4 @@ std::unique_ptr<FrameSource> open_frame_source(const std::string& spec) {
   return std::make_unique<CaptureSource>(std::move(capture), SourceKind::video_file, "video '" + spec + "'", path);
 }
 
-}  // namespace maskdetect::app
+}  // namespace maskdetect::video

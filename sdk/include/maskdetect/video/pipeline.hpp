@@ -1,12 +1,12 @@
-// app/pipeline.hpp - a two-stage frame pipeline: capture + decode on a thread of its own, the rest
+// maskdetect/video/pipeline.hpp - a two-stage frame pipeline: capture + decode on a thread of its own, the rest
 // (inference, drawing, encoding, writing) on the caller's thread, a bounded queue between them.
 //
 // On a 2-core machine decoding the next frame overlaps inference on the current one. Frames come out
 // in the order they were read. Live sources drop the oldest queued frame when the consumer falls behind
 // (a camera must not lag); files never drop a frame (the producer waits for room instead).
 //
-//   app::FramePipeline pipeline([&](app::Frame& f) { return source->read(f); }, {.drop_oldest = live});
-//   app::PipelineItem item;
+//   video::FramePipeline pipeline([&](video::Frame& f) { return source->read(f); }, {.drop_oldest = live});
+//   video::PipelineItem item;
 //   while (pipeline.next(item)) { ... item.frame, item.status, item.read_ms ...; pipeline.recycle(item); }
 #pragma once
 
@@ -20,9 +20,9 @@
 #include <thread>
 #include <vector>
 
-#include "app/frame_source.hpp"
+#include "maskdetect/video/frame_source.hpp"
 
-namespace maskdetect::app {
+namespace maskdetect::video {
 
 struct PipelineOptions {
   std::size_t capacity = 2;  ///< frames decoded ahead at most (>= 1)
@@ -80,4 +80,4 @@ class FramePipeline {
   std::thread thread_;
 };
 
-}  // namespace maskdetect::app
+}  // namespace maskdetect::video

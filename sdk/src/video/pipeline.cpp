@@ -1,9 +1,9 @@
-#include "app/pipeline.hpp"
+#include "maskdetect/video/pipeline.hpp"
 
 #include <chrono>
 #include <utility>
 
-namespace maskdetect::app {
+namespace maskdetect::video {
 
 FramePipeline::FramePipeline(Reader reader, PipelineOptions options) : reader_(std::move(reader)), options_(options) {
   if (options_.capacity == 0) options_.capacity = 1;
@@ -102,4 +102,4 @@ std::int64_t FramePipeline::dropped() const {
   return dropped_;
 }
 
-}  // namespace maskdetect::app
+}  // namespace maskdetect::video

@@ -1,4 +1,4 @@
-// app::FramePipeline: order, never dropping for files, dropping the oldest for live sources, errors.
+// video::FramePipeline: order, never dropping for files, dropping the oldest for live sources, errors.
 #include <atomic>
 #include <chrono>
 #include <stdexcept>
@@ -8,12 +8,12 @@
 #include <catch2/catch.hpp>
 #include <opencv2/core.hpp>
 
-#include "app/pipeline.hpp"
+#include "maskdetect/video/pipeline.hpp"
 
-using maskdetect::app::Frame;
-using maskdetect::app::FramePipeline;
-using maskdetect::app::PipelineItem;
-using maskdetect::app::ReadStatus;
+using maskdetect::video::Frame;
+using maskdetect::video::FramePipeline;
+using maskdetect::video::PipelineItem;
+using maskdetect::video::ReadStatus;
 
 namespace {
 
@@ -104,8 +104,8 @@ TEST_CASE("pipeline rethrows a reader's exception after the frames read before i
 
 TEST_CASE("pipeline stop() ends next() and a blocked reader") {
   std::atomic<int> reads{0};
-  auto pipeline =
-      std::make_unique<FramePipeline>(counting_reader(1000000, reads), maskdetect::app::PipelineOptions{.capacity = 1});
+  auto pipeline = std::make_unique<FramePipeline>(counting_reader(1000000, reads),
+                                                  maskdetect::video::PipelineOptions{.capacity = 1});
   PipelineItem item;
   REQUIRE(pipeline->next(item));
   pipeline->stop();

@@ -1,4 +1,4 @@
-#include "app/frame_sink.hpp"
+#include "maskdetect/video/frame_sink.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -14,7 +14,7 @@
 
 namespace fs = std::filesystem;
 
-namespace maskdetect::app {
+namespace maskdetect::video {
 
 namespace {
 
@@ -182,4 +182,4 @@ void check_not_input(const FrameSource& source, const fs::path& output, bool is_
   }
 }
 
-}  // namespace maskdetect::app
+}  // namespace maskdetect::video

@@ -1,4 +1,4 @@
-// app/frame_sink.hpp - where annotated frames and results go: an image folder, a video file, JSON Lines.
+// maskdetect/video/frame_sink.hpp - where annotated frames and results go: an image folder, a video file, JSON Lines.
 #pragma once
 
 #include <cstdint>
@@ -11,9 +11,9 @@
 #include <opencv2/core/mat.hpp>
 #include <opencv2/videoio.hpp>
 
-#include "app/frame_source.hpp"
+#include "maskdetect/video/frame_source.hpp"
 
-namespace maskdetect::app {
+namespace maskdetect::video {
 
 /// Receives annotated frames. Not thread-safe.
 class FrameSink {
@@ -66,4 +66,4 @@ class JsonLinesWriter {
 void check_not_input(const FrameSource& source, const std::filesystem::path& output, bool is_folder,
                      std::string_view what);
 
-}  // namespace maskdetect::app
+}  // namespace maskdetect::video

@@ -1,4 +1,4 @@
-// app/frame_source.hpp - where frames come from: camera, video file, stream URL, image, folder or glob.
+// maskdetect/video/frame_source.hpp - where frames come from: camera, video file, stream URL, image, folder or glob.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +11,7 @@
 
 #include <opencv2/core/mat.hpp>
 
-namespace maskdetect::app {
+namespace maskdetect::video {
 
 enum class SourceKind { camera, video_file, stream, images };
 
@@ -55,6 +55,11 @@ class FrameSource {
   [[nodiscard]] bool is_live() const { return kind() == SourceKind::camera || kind() == SourceKind::stream; }
 };
 
+/// `url` with its credentials replaced by "***": the password of the userinfo ("rtsp://admin:***@host/")
+/// and the value of query parameters that carry secrets (token, password, passwd, pwd, pass, key, secret, auth,
+/// access_token, api_key, signature, sig). Everything that shows a source to a person or a log goes through it.
+[[nodiscard]] std::string redact_url(std::string_view url);
+
 /// File extensions read as images (lower case, with the dot).
 [[nodiscard]] bool is_image_file(const std::filesystem::path& path);
 
@@ -71,4 +76,4 @@ class FrameSource {
 [[nodiscard]] std::unique_ptr<FrameSource> open_image_list(std::vector<std::filesystem::path> files,
                                                            std::string description);
 
-}  // namespace maskdetect::app
+}  // namespace maskdetect::video
