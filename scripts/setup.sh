@@ -9,6 +9,8 @@ pkgs=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl file dpkg-dev
   libopencv-dev libcli11-dev libfmt-dev libyaml-cpp-dev libboost-dev nlohmann-json3-dev catch2
   libcurl4-openssl-dev libssl-dev
+  libtinyxml2-dev libsqlite3-dev libmosquitto-dev mosquitto mosquitto-clients ffmpeg
+  clang libclang-rt-dev ccache
   opencv-doc python3-skimage
   python3-torch python3-torchvision python3-onnx python3-opencv python3-numpy python3-yaml libopenblas0-pthread
   clang-format clang-tidy

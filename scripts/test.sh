@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Configures, builds and runs every test of one CMake preset (default: "default").
-# Usage: scripts/test.sh [default|release|asan]
+# Usage: scripts/test.sh [default|release|asan|fuzz]   (fuzz: the libFuzzer harnesses, clang)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 preset=${1:-default}
