@@ -42,6 +42,9 @@ struct Face {
   MaskLabel label = MaskLabel::no_mask;  ///< the most probable label
   float score = 0.0f;                    ///< probability of `label`
   LabelProbs probs{};                    ///< all label probabilities
+
+  /// Probability of `label`: probs[label], e.g. face.prob(MaskLabel::incorrect).
+  [[nodiscard]] float prob(MaskLabel which) const noexcept { return probs[static_cast<std::size_t>(which)]; }
 };
 
 /// Wall time the SDK spent on one frame, per stage, in milliseconds.
