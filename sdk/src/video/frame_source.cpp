@@ -244,16 +244,7 @@ std::unique_ptr<FrameSource> open_frame_source(const std::string& spec) {
 
   const fs::path path(spec);
   std::error_code ec;
-  if (!fs::exists(path, ec) && is_glob(spec)) {
-    std::vector<fs::path> files = glob_images(spec);
-    std::vector<fs::path> dirs;
-    for (const fs::path& file : files) {
-      fs::path dir = file.parent_path();
-      if (dir.empty()) dir = ".";
-      if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) dirs.push_back(dir);
-    }
-    return std::make_unique<ImageListSource>(std::move(files), std::move(dirs), "images '" + spec + "'");
-  }
+  if (!fs::exists(path, ec) && is_glob(spec)) return open_image_list(glob_images(spec), "images '" + spec + "'");
 
   if (!fs::exists(path, ec)) throw Error(Errc::bad_input, fmt::format("source '{}' does not exist", spec));
   if (fs::is_directory(path, ec)) {
