@@ -1,6 +1,8 @@
 // The facade's API (issue 13, SDK items): Face::prob, classify() on boxes from another detector,
 // a moved-from Detector, set_inference_threads, MaskClassifier as a value.
 #include <cmath>
+#include <cstdlib>
+#include <string>
 #include <utility>
 
 #include <opencv2/core/utility.hpp>
@@ -154,4 +156,39 @@ TEST_CASE("MaskClassifier is built as a value and moves", "[classifier][api]") {
   REQUIRE(again.size() == 1);
   for (std::size_t k = 0; k < maskdetect::kNumLabels; ++k) CHECK(again[0][k] == Approx(probs[0][k]).margin(1e-6));
   CHECK_THROWS_AS(classifier.classify(frame, {}), maskdetect::Error);  // NOLINT(bugprone-use-after-move)
+}
+
+TEST_CASE("a bare model file name goes through the model search path", "[models][api][data]") {
+  const fs::path yunet_dir = maskdetect::test::shared_dir() / "models" / "yunet_2022mar";
+  MASKDETECT_REQUIRE_DATA(yunet_dir / "face_detection_yunet_2022mar.onnx");
+  const char* old = std::getenv("MASKDETECT_MODEL_DIR");
+  const std::string saved = old != nullptr ? old : "";
+  ::setenv("MASKDETECT_MODEL_DIR", yunet_dir.c_str(), 1);
+
+  CHECK(maskdetect::find_model_file("face_detection_yunet_2022mar.onnx", "--yunet") ==
+        yunet_dir / "face_detection_yunet_2022mar.onnx");
+  maskdetect::DetectorConfig config;
+  config.backend = maskdetect::DetectorBackend::yunet;
+  config.model = "face_detection_yunet_2022mar.onnx";
+  CHECK(maskdetect::FaceDetector::create(config)->name() == "yunet");
+
+  // Found nowhere: the message names the setting, the file and the folders searched.
+  try {
+    (void)maskdetect::find_model_file("no_such_model.onnx", "--yunet");
+    FAIL("no error for a missing model");
+  } catch (const maskdetect::Error& e) {
+    const std::string message = e.what();
+    CHECK(e.code() == maskdetect::Errc::model_not_found);
+    CHECK(message.rfind("--yunet: ", 0) == 0);
+    CHECK(message.find("no_such_model.onnx") != std::string::npos);
+    CHECK(message.find(yunet_dir.string()) != std::string::npos);
+  }
+  // A path with a folder is taken as given: not searched.
+  CHECK_THROWS_AS(maskdetect::find_model_file(fs::path("sub") / "face_detection_yunet_2022mar.onnx", "x"),
+                  maskdetect::Error);
+  if (old != nullptr) {
+    ::setenv("MASKDETECT_MODEL_DIR", saved.c_str(), 1);
+  } else {
+    ::unsetenv("MASKDETECT_MODEL_DIR");
+  }
 }
