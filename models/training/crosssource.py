@@ -25,8 +25,12 @@ LEVERS = [
     ("baseline", OFF),
     ("synth", OFF + ["synth.share=0.3"]),
     ("synth+focal+cw", OFF + ["synth.share=0.3", "train.loss=focal", "train.loss_class_weight=0.5"]),
-    ("synth+focal+cw, 80 px", OFF + ["synth.share=0.3", "train.loss=focal", "train.loss_class_weight=0.5",
-                                     "input.size=80", "crop.context_size=160"]),
+    ("synth real masks", OFF + ["synth.share=0.3", "synth.p_real=0.7"]),
+    ("synth real masks, share 0.5", OFF + ["synth.share=0.5", "synth.p_real=1.0"]),
+    ("synth real masks+focal+cw", OFF + ["synth.share=0.3", "synth.p_real=0.7", "train.loss=focal",
+                                         "train.loss_class_weight=0.5"]),
+    ("synth real masks, 80 px", OFF + ["synth.share=0.3", "synth.p_real=0.7", "input.size=80",
+                                       "crop.context_size=160"]),
 ]
 
 

@@ -8,8 +8,10 @@ the patch before augmentation:
 * `correct`: top edge on the nose bridge, bottom under the chin -> label mask
   (drawn too, so that "a drawn mask" is not by itself a cue for `incorrect`);
 * `nose`: nose exposed, top edge between nose tip and upper lip -> incorrect;
-* `mouth`: nose and mouth exposed, top edge under the lower lip -> incorrect;
-* `chin`: mask pulled down to the chin/neck, top edge at the chin -> incorrect.
+* `mouth`: nose and part of the mouth exposed, top edge through the mouth -> incorrect;
+* `chin`: chin only, top edge under the lower lip -> incorrect.
+A mask that would cover less than 6 % of the network's crop is not drawn (draw_mask returns None)
+and the caller falls back to `nose`, so an `incorrect` label never sits on a face that looks unmasked.
 
 Geometry in the face frame: E = eye centre, M = mouth centre, u = |M - E|,
 d = (M - E) / u (down), p = perpendicular (right). The chin is taken at
@@ -81,15 +83,46 @@ def _palette(rng):
     return rng.uniform(20, 240, 3)  # cloth, any colour
 
 
-def draw_mask(patch, lm, variant, rng):
-    """Draw a `variant` mask on a copy of a BGR uint8 patch using landmarks lm (5, 2)."""
+def _frame(lm):
+    """Face frame from landmarks: eye centre, unit down vector d, right vector p, u = |mouth - eyes|, eye distance."""
+    eyes = (lm[0] + lm[1]) / 2
+    mouth = (lm[3] + lm[4]) / 2
+    u = float(np.linalg.norm(mouth - eyes))
+    d = (mouth - eyes) / max(u, 1e-6)
+    ed = max(float(np.linalg.norm(lm[1] - lm[0])), 0.6 * u)
+    return eyes, d, np.array([-d[1], d[0]]), u, ed
+
+
+def _donor_layer(target_lm, donor, top, shape):
+    """A real mask: the donor (a masked face's patch and landmarks) warped so that its mask's top edge
+    (nose bridge, 0.30 u under its eyes) lands at `top` (in u) in the target face frame."""
+    dpatch, dlm = donor
+    te, td, tp, tu, ted = _frame(target_lm)
+    de, dd, dp, du, ded = _frame(dlm)
+    shift = top - 0.30
+    src = np.float32([de + dd * (-shift) * du, de + dp * ded + dd * (-shift) * du, de + dd * (1 - shift) * du])
+    dst = np.float32([te, te + tp * ted, te + td * tu])
+    m = cv2.getAffineTransform(src, dst)
+    return cv2.warpAffine(dpatch, m, (shape[1], shape[0]), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+
+
+def draw_mask(patch, lm, variant, rng, donor=None):
+    """Draw a `variant` mask on a copy of a BGR uint8 patch using landmarks lm (5, 2).
+
+    With `donor` = (patch, landmarks) of a face wearing a mask, the mask's pixels are the donor's
+    (real texture, moved to the variant's position); otherwise a drawn mask (palette colour).
+
+    Returns None when the mask would be (almost) outside the network's crop or the landmarks are
+    degenerate; the caller then draws another variant.
+    """
     img = patch.copy()
     eye_r, eye_l, nose = lm[0], lm[1], lm[2]
     eyes = (eye_r + eye_l) / 2
     mouth = (lm[3] + lm[4]) / 2
     u = float(np.linalg.norm(mouth - eyes))
     if not u > 2:
-        return img
+        return None
     d = (mouth - eyes) / u
     p = np.array([-d[1], d[0]])
     ed = max(float(np.linalg.norm(eye_l - eye_r)), 0.6 * u)
@@ -103,12 +136,12 @@ def draw_mask(patch, lm, variant, rng):
     elif variant == "nose":
         top = (nose_t + 1.0) / 2 + j(0.06)
         bottom = chin_t + 0.15 + j(0.08)
-    elif variant == "mouth":
-        top = 1.22 + j(0.06)
-        bottom = chin_t + 0.2 + j(0.1)
-    else:  # chin
-        top = chin_t - 0.1 + j(0.08)
-        bottom = top + 0.7 + j(0.1)
+    elif variant == "mouth":  # mouth (and nose) partly exposed: top edge through the mouth
+        top = 0.95 + j(0.06)
+        bottom = chin_t + 0.25 + j(0.1)
+    else:  # chin only: top edge under the lower lip
+        top = 1.2 + j(0.06)
+        bottom = chin_t + 0.3 + j(0.1)
     # mask frame: origin eyes, x along p (pixels), y along d (in units of u)
     half_w = ed * (1.05 + j(0.12))
     centre_x = float(np.dot((nose + mouth) / 2 - eyes, p)) + j(0.05) * u
@@ -121,9 +154,14 @@ def draw_mask(patch, lm, variant, rng):
     half_h = (bottom - top) / 2 * 1.25
     inside = ((rel_x / half_w) ** 2 + ((rel_y - mid) / half_h) ** 2 <= 1.0) & (rel_y >= top + arch)
     alpha = inside.astype(np.float32)
-    if not alpha.any():
-        return img
+    c0, c1 = int(h * 0.1875), int(h * 0.8125)  # the network's crop inside a context 1.6 patch (+- jitter)
+    if inside[c0:c1, c0:c1].sum() < 0.06 * (c1 - c0) ** 2:
+        return None  # (almost) outside the crop: the face would look unmasked
     alpha = cv2.GaussianBlur(alpha, (0, 0), max(0.6, 0.02 * u))[..., None]
+    if donor is not None:
+        layer = _donor_layer(lm, donor, top, img.shape)
+        out = img.astype(np.float32) * (1 - alpha) + layer * alpha
+        return np.clip(out, 0, 255).astype(np.uint8)
     colour = _palette(rng)
     lum = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY).astype(np.float32)
     lum = cv2.GaussianBlur(lum, (0, 0), 0.15 * u)

@@ -97,14 +97,18 @@ def build_data(cfg, quick, rng):
     for i, s in enumerate(train):
         s["patch"], s["synth"] = i, None
     sy = cfg["synth"]
-    lm = None
-    if sy["share"] > 0:
+    lm, donors = None, []
+    if sy["share"] > 0:  # landmarks of every training patch: no_mask faces get masks, mask faces lend theirs
         lm = synth.landmarks(patches, [[s["path"], s["box"]] for s in train])
-        faces = [s for s in train if s["label"] == 1 and not np.isnan(lm[s["patch"]]).any()]
+        check = np.random.default_rng(0)  # faces whose landmarks give a visible mask (not degenerate)
+        faces = [s for s in train if s["label"] == 1 and not np.isnan(lm[s["patch"]]).any()
+                 and synth.draw_mask(patches[s["patch"]], lm[s["patch"]], "nose", check) is not None]
+        donors = [s["patch"] for s in train if s["label"] == 0 and s["source"] in sy["donor_sources"]
+                  and not np.isnan(lm[s["patch"]]).any()]
         for kind, label in (("incorrect", synth.INCORRECT), ("correct", synth.MASK)):
             train += [dict(s, label=label, source="synth", synth=kind) for s in faces]
-        print("synth: landmarks on %d of %d no_mask faces" % (len(faces), sum(s["label"] == 1 for s in train
-                                                                              if s["synth"] is None)), flush=True)
+        print("synth: landmarks on %d of %d no_mask faces; %d real-mask donors"
+              % (len(faces), sum(s["label"] == 1 for s in train if s["synth"] is None), len(donors)), flush=True)
     val = {k + "_val": fn("val") for k, fn in SOURCES.items() if k != holdout}
     if quick:
         first = next(iter(val))
@@ -115,7 +119,7 @@ def build_data(cfg, quick, rng):
     if "andrewmvd_val" not in val_x:  # andrewmvd held out: select on all remaining val crops pooled
         val_x["pooled_val"] = (np.concatenate([v[0] for v in val_x.values()]),
                                np.concatenate([v[1] for v in val_x.values()]))
-    return train, patches, lm, val_x
+    return train, patches, lm, donors, val_x
 
 
 def selection_set(val_x):
@@ -283,6 +287,9 @@ def main():
     ap.add_argument("--quick", action="store_true", help="tiny end-to-end run (CI)")
     ap.add_argument("--override", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--no-test", action="store_true", help="skip the test-set evaluation (sweeps)")
+    ap.add_argument("--cross-source", metavar="SUMMARY.json",
+                    help="crosssource.py summary to copy into the card's metrics (with --cross-lever)")
+    ap.add_argument("--cross-lever", metavar="NAME", help="lever of the summary that matches this recipe")
     args = ap.parse_args()
     cfg = load_config(args.config, args.override)
     t_cfg, a_cfg, inp = cfg["train"], cfg["aug"], cfg["input"]
@@ -296,7 +303,7 @@ def main():
     rng = np.random.default_rng(cfg["seed"])
     t_start = time.time()
 
-    train, patches, lm, val_x = build_data(cfg, args.quick, rng)
+    train, patches, lm, donors, val_x = build_data(cfg, args.quick, rng)
     sel = selection_set(val_x)
     probs = sample_weights(train, cfg)
     labels = np.array([s["label"] for s in train])
@@ -323,7 +330,15 @@ def main():
         if kinds[i] is None:
             return patches[pidx[i]]
         variant = "correct" if kinds[i] == "correct" else synth.pick_incorrect(cfg["synth"], rng)
-        return synth.draw_mask(patches[pidx[i]], lm[pidx[i]], variant, rng)
+        donor = None
+        if donors and rng.random() < cfg["synth"]["p_real"]:
+            k = donors[int(rng.integers(len(donors)))]
+            donor = (patches[k], lm[k])
+        out = synth.draw_mask(patches[pidx[i]], lm[pidx[i]], variant, rng, donor)
+        if out is None:  # mask outside the crop: fall back to the most visible variant
+            out = synth.draw_mask(patches[pidx[i]], lm[pidx[i]], "correct" if variant == "correct" else "nose", rng,
+                                  donor)
+        return patches[pidx[i]] if out is None else out
 
     log, best, step, train_time, seen = [], None, 0, 0.0, 0
     for epoch in range(t_cfg["epochs"]):
@@ -396,6 +411,22 @@ def main():
                "val": {k: v for k, v in best[0].items() if k.endswith("_val")}, "calibration": calib}
     if heldout:
         metrics["heldout"] = heldout
+    if args.cross_source:
+        with open(args.cross_source) as f:
+            summary = json.load(f)
+        metrics["cross_source"] = {
+            "protocol": "recipe retrained without the source (short schedule, see docs/classifier.md), "
+                        "tested on every GT crop of that source; chosen on the other sources' val crops",
+            "lever": args.cross_lever}
+        for key, v in summary.items():
+            name, source = key.split("|")
+            if name != args.cross_lever:
+                continue
+            h = v["heldout"]
+            metrics["cross_source"][source] = {
+                "n": h["n"], "macro_f1": h["macro_f1"],
+                "recall": {c: h["per_class"][c]["recall"] for c in data.LABELS if h["per_class"][c]["support"]},
+                "confusion": h["confusion"], "overrides": v["overrides"]}
     if not args.no_test:
         dnn = load_net(onnx_path)
         metrics.update(evaluate_sets(lambda x: dnn_probs(dnn, x), cfg["crop"]["margin"], inp["size"],
