@@ -34,12 +34,23 @@ LEVERS = [
 ]
 
 
-def row(name, source, m, wall):
+def run_dir(out, name, source):
+    return os.path.join(out, name.replace(" ", "_").replace(",", "").replace("+", "_"), source)
+
+
+def row(name, source, m, wall, val):
     pc = m["per_class"]
     rec = lambda c: "%.3f" % pc[c]["recall"] if pc[c]["support"] else "-"  # noqa: E731
-    return "| %s | %s | %.3f | %s | %s | %s | %.3f | %.3f -> %.3f | %.0f |" % (
-        name, source, m["macro_f1"], rec("mask"), rec("no_mask"), rec("incorrect"),
+    return "| %s | %s | %.3f | %.3f | %s | %s | %s | %.3f | %.3f -> %.3f | %.0f |" % (
+        name, source, val, m["macro_f1"], rec("mask"), rec("no_mask"), rec("incorrect"),
         m["flip_tta"]["macro_f1"], m["ece"]["before"], m["ece"]["after"], wall)
+
+
+def val_f1(out, name, source):
+    """Macro F1 of the run's selected epoch on its selection val set (not the held-out source)."""
+    with open(os.path.join(run_dir(out, name, source), "metrics.json")) as f:
+        m = json.load(f)
+    return m["val"][m["selection"]]["macro_f1"]
 
 
 def main():
@@ -59,7 +70,7 @@ def main():
         if args.only and name not in args.only:
             continue
         for source in args.holdout:
-            out = os.path.join(args.out, name.replace(" ", "_").replace(",", "").replace("+", "_"), source)
+            out = run_dir(args.out, name, source)
             cmd = [sys.executable, os.path.join(HERE, "train.py"), "--config", os.path.join(HERE, "config.yaml"),
                    "--out", out, "--no-test", "--override", "data.holdout=" + source,
                    "--override", "train.epochs=%d" % args.epochs,
@@ -78,13 +89,13 @@ def main():
                                                  "calibration": m["calibration"]}
             with open(summary_path, "w") as f:
                 json.dump(summary, f, indent=1)
-            print(row(name, source, m["heldout"], time.time() - t0), flush=True)
-    print("\n| lever | held-out source | macro F1 | recall mask | recall no_mask | recall incorrect "
-          "| macro F1 flip TTA | ECE before -> after T | wall s |")
-    print("|---|---|---|---|---|---|---|---|---|")
+            print(row(name, source, m["heldout"], time.time() - t0, val_f1(args.out, name, source)), flush=True)
+    print("\n| lever | held-out source | val macro F1 (selection set) | held-out macro F1 | recall mask "
+          "| recall no_mask | recall incorrect | macro F1 flip TTA | ECE before -> after T | wall s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for key, v in summary.items():
         name, source = key.split("|")
-        print(row(name, source, v["heldout"], v["wall_s"]))
+        print(row(name, source, v["heldout"], v["wall_s"], val_f1(args.out, name, source)))
     print("\nConfusion (rows true mask/no_mask/incorrect, columns predicted):")
     for key, v in summary.items():
         print("- %s: `%s` (T = %.3f, selected epoch %d on %s)" % (

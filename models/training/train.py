@@ -258,8 +258,9 @@ CardDumper.add_representer(list, CardDumper.represent_list)
 def write_card(path, cfg, training, metrics):
     card = {
         "name": "maskdetect-mask-classifier",
-        "version": "1.0.0",
-        "description": "Face-mask crop classifier (small plain CNN, trained from scratch). "
+        "version": "1.1.0",
+        "description": "Face-mask crop classifier (small plain CNN, trained from scratch; synthesised "
+                       "incorrectly-worn masks; temperature-calibrated probabilities). "
                        "Input: one face crop made with the crop rule below. Output: class probabilities.",
         "model": "mask_classifier.onnx",
         "labels": list(data.LABELS),
