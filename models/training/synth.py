@@ -17,9 +17,12 @@ Geometry in the face frame: E = eye centre, M = mouth centre, u = |M - E|,
 d = (M - E) / u (down), p = perpendicular (right). The chin is taken at
 M + 0.85 u d. The mask is the part of an ellipse (centre between the top and
 bottom edges, half-width ~1.05 x eye distance) below its top edge, slightly
-arched; colour from a palette of surgical blue / white / black / grey /
-random cloth, shaded by the face's own luminance, with optional pleats and ear
-loops, alpha-feathered edges.
+arched, alpha-feathered edges. Its pixels are either a real mask (`donor`: a
+`mask`-labelled training face whose region under the nose bridge is warped by
+a similarity transform of the two face frames so that it lands at the
+variant's top edge) or a drawn one (palette colour: surgical blue / white /
+black / grey / random cloth, shaded by the face's own luminance, optional
+pleats and ear loops).
 
 YuNet model: $MASKDETECT_YUNET or ../shared/models/yunet_2022mar/face_detection_yunet_2022mar.onnx.
 """
@@ -126,7 +129,6 @@ def draw_mask(patch, lm, variant, rng, donor=None):
     d = (mouth - eyes) / u
     p = np.array([-d[1], d[0]])
     ed = max(float(np.linalg.norm(eye_l - eye_r)), 0.6 * u)
-    chin = mouth + 0.85 * u * d
     j = lambda s: rng.uniform(-s, s)  # noqa: E731  (jitter, fractions of u)
     nose_t = float(np.dot(nose - eyes, d)) / u  # ~0.6
     chin_t = 1.85
