@@ -2,8 +2,11 @@
 // killed and restarted while the SDK, `maskdetect run` and `maskdetect serve` read it. Each test starts and
 // kills its own processes (SIGKILL on scope exit, also when a check fails). Figures (outage durations,
 // reconnect latency) are printed, not asserted.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -364,4 +367,82 @@ TEST_CASE("run --max-retries 2: the stream gone for good ends with exit 5 naming
   CHECK(err.find("summary: outages 1") != std::string::npos);
   CHECK(parse_json_lines(read_text(json)).size() >= 5);
   std::printf("run --max-retries 2: exit %d %.1f s after the kill\n", *code, seconds(Clock::now() - killed));
+}
+
+namespace {
+
+/// GET `path` from 127.0.0.1:`port` (HTTP/1.0, no keep-alive): the status code and the body; 0 on failure.
+std::pair<int, std::string> http_get(int port, const std::string& path) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return {0, ""};
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  timeval timeout{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the sockets API
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    close(fd);
+    return {0, ""};
+  }
+  const std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
+    close(fd);
+    return {0, ""};
+  }
+  std::string response;
+  char buffer[8192];
+  for (ssize_t n; (n = recv(fd, buffer, sizeof(buffer), 0)) > 0;) response.append(buffer, static_cast<std::size_t>(n));
+  close(fd);
+  const std::size_t body = response.find("\r\n\r\n");
+  if (response.size() < 12 || body == std::string::npos) return {0, ""};
+  return {std::stoi(response.substr(9, 3)), response.substr(body + 4)};
+}
+
+nlohmann::json stream_info(int port) {
+  const auto [status, body] = http_get(port, "/api/v1/info");
+  if (status != 200) return nlohmann::json{};
+  return nlohmann::json::parse(body)["streams"][0];
+}
+
+}  // namespace
+
+TEST_CASE("serve: a stream absent at start-up; the server comes up, reports it down, and recovers",
+          "[reconnect][server]") {
+  REQUIRE_FFMPEG();
+  TempDir tmp;
+  const int stream_port = free_local_port();
+  const std::string url = "http://op:hunter2@127.0.0.1:" + std::to_string(stream_port) + "/";
+  const fs::path port_file = tmp / "port";
+  const fs::path log = tmp / "serve.log";
+  Child serve({MASKDETECT_TEST_CLI, "--detector", "blazeface_back", "serve", "--listen", "127.0.0.1:0", "--port-file",
+               port_file.string(), "--source", url},
+              log);
+  REQUIRE(wait_until([&] { return fs::exists(port_file) && !read_text(port_file).empty(); }, 30s));
+  const int port = std::stoi(read_text(port_file));
+  // Up without its source: the stream is reported down (after the first failed open) with the error.
+  REQUIRE(wait_until([&] { return stream_info(port).value("state", "") == "down"; }, 15s));
+  nlohmann::json info = stream_info(port);
+  INFO(info.dump());
+  CHECK(info["outages"] == 1);
+  CHECK(info["name"].get<std::string>().find("hunter2") == std::string::npos);
+  CHECK(info["last_error"].get<std::string>().find(std::to_string(stream_port)) != std::string::npos);
+  CHECK(http_get(port, "/api/v1/streams/0/snapshot.jpg").first == 503);
+
+  auto ffmpeg = start_stream(stream_port, tmp / "ffmpeg.log");
+  const auto started = Clock::now();
+  REQUIRE(wait_until([&] { return stream_info(port).value("state", "") == "up"; }, 45s));
+  const double recovered_s = seconds(Clock::now() - started);
+  REQUIRE(wait_until([&] { return http_get(port, "/api/v1/streams/0/snapshot.jpg").first == 200; }, 10s));
+  info = stream_info(port);
+  CHECK(info["outages"] == 1);
+  const std::string err = read_text(log);
+  INFO(err);
+  CHECK(count_of(err, "is down after 0 frames") == 1);
+  CHECK(count_of(err, "is back after an outage of") == 1);
+  CHECK(err.find("hunter2") == std::string::npos);
+  std::printf("serve reconnect: source up %.1f s after ffmpeg started (backoff 1, 2, 4, ... s), downtime %.1f s\n",
+              recovered_s, info["downtime_s"].get<double>());
+  serve.kill_now(SIGTERM);
 }
