@@ -175,7 +175,8 @@ TEST_CASE("backoff doubles from the initial delay up to the cap", "[reconnect]")
   CHECK_FALSE(video::is_live_spec("photos/*.jpg"));
 }
 
-TEST_CASE("SDK: a stream killed and restarted is reopened; one outage, indices go on", "[reconnect][video]") {
+TEST_CASE("SDK: a stream killed and restarted is reopened with one outage and indices that go on",
+          "[reconnect][video]") {
   REQUIRE_FFMPEG();
   TempDir tmp;
   const int port = free_local_port();
@@ -235,7 +236,7 @@ TEST_CASE("SDK: a stream killed and restarted is reopened; one outage, indices g
               outage.duration_s, outage.attempts, back_after_kill_s);
 }
 
-TEST_CASE("SDK: stop() ends a backoff wait at once; retries run out with failed", "[reconnect][video]") {
+TEST_CASE("SDK: stop() ends a backoff wait at once and spent retries give failed", "[reconnect][video]") {
   REQUIRE_FFMPEG();
   const int port = free_local_port();  // nothing listens there
   const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/";
@@ -284,7 +285,7 @@ TEST_CASE("SDK: stop() ends a backoff wait at once; retries run out with failed"
   }
 }
 
-TEST_CASE("run: a stream killed and restarted mid-run; the run goes on, one outage logged and summarised",
+TEST_CASE("run: a stream killed and restarted mid-run goes on with one outage logged and summarised",
           "[reconnect][cli]") {
   REQUIRE_FFMPEG();
   TempDir tmp;
@@ -408,8 +409,7 @@ nlohmann::json stream_info(int port) {
 
 }  // namespace
 
-TEST_CASE("serve: a stream absent at start-up; the server comes up, reports it down, and recovers",
-          "[reconnect][server]") {
+TEST_CASE("serve: a stream absent at start-up is reported down and recovers when it starts", "[reconnect][server]") {
   REQUIRE_FFMPEG();
   TempDir tmp;
   const int stream_port = free_local_port();

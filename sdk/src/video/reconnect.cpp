@@ -70,7 +70,7 @@ bool ReconnectingSource::wait_for(std::chrono::milliseconds delay) {
   }
 }
 
-void ReconnectingSource::emit(OutageEvent event, const Outage& outage) {
+void ReconnectingSource::emit(OutageEvent event, const Outage& outage) const {
   if (!options_.on_outage) return;
   try {
     options_.on_outage(event, outage);

@@ -102,7 +102,7 @@ class ReconnectingSource final : public FrameSource {
   bool open_inner(std::string& error);
   bool wait_for(std::chrono::milliseconds delay);  // true when stopped
   ReadStatus recover(Frame& frame);
-  void emit(OutageEvent event, const Outage& outage);
+  void emit(OutageEvent event, const Outage& outage) const;
 
   std::string spec_;
   ReconnectOptions options_;
