@@ -233,7 +233,10 @@ std::unique_ptr<FrameSource> open_frame_source(const std::string& spec) {
   if (spec.find("://") != std::string::npos) {
     cv::VideoCapture capture;
     try {
-      capture.open(spec, cv::CAP_ANY);
+      // A stream that hangs counts as failed after 10 s (OpenCV's default is 30 s), so it is reopened sooner.
+      // FFmpeg reads every stream protocol (RTSP, HTTP, UDP, TCP); other back ends only add noise when it fails.
+      capture.open(spec, cv::CAP_FFMPEG,
+                   {cv::CAP_PROP_OPEN_TIMEOUT_MSEC, 10000, cv::CAP_PROP_READ_TIMEOUT_MSEC, 10000});
     } catch (const cv::Exception& e) {
       throw Error(Errc::io, fmt::format("cannot open stream '{}': {}", redact_url(spec), e.what()));
     }
