@@ -5,6 +5,7 @@
 #include <cmath>
 #include <fstream>
 #include <set>
+#include <sstream>
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -21,17 +22,53 @@ namespace {
   throw Error(Errc::invalid_config, fmt::format("{}: model card key '{}': {}", path.string(), key, what));
 }
 
+/// As card_error, with the line of `node`.
+[[noreturn]] void card_error(const std::filesystem::path& path, const YAML::Node& node, std::string_view key,
+                             std::string_view what) {
+  const auto mark = node.Mark();
+  if (mark.line < 0) card_error(path, key, what);
+  throw Error(Errc::invalid_config,
+              fmt::format("{}:{}: model card key '{}': {}", path.string(), mark.line + 1, key, what));
+}
+
+/// Checks that `map` is a mapping whose keys are plain names, each once.
+void check_map(const std::filesystem::path& path, const YAML::Node& map, std::string_view key) {
+  if (!map.IsMap()) card_error(path, map, key, "expected a mapping of keys");
+  std::set<std::string> seen;
+  const std::string prefix = key.empty() ? std::string() : std::string(key) + ".";
+  for (const auto& item : map) {
+    if (!item.first.IsScalar())
+      card_error(path, item.first, prefix + "?", "a key must be a plain name, not a list or mapping");
+    if (!seen.insert(item.first.Scalar()).second)
+      card_error(path, item.first, prefix + item.first.Scalar(), "duplicate key (each key may appear once)");
+  }
+}
+
+/// The value of `key` in the (checked) mapping `parent`; `full_key` names it in errors.
 YAML::Node required(const std::filesystem::path& path, const YAML::Node& parent, const std::string& key,
                     std::string_view full_key) {
-  YAML::Node node = parent[key];
-  if (!node) card_error(path, full_key, "missing");
-  return node;
+  for (const auto& item : parent)
+    if (item.first.Scalar() == key) return item.second;
+  card_error(path, parent, full_key, "missing");
+}
+
+template <typename T>
+T scalar(const std::filesystem::path& path, const YAML::Node& node, std::string_view key, std::string_view expected) {
+  if (!node.IsScalar()) card_error(path, node, key, fmt::format("expected {}", expected));
+  try {
+    return node.as<T>();
+  } catch (const YAML::Exception&) {
+    card_error(path, node, key, fmt::format("expected {}, got '{}'", expected, node.Scalar()));
+  }
 }
 
 std::array<float, 3> read_triplet(const std::filesystem::path& path, const YAML::Node& node, std::string_view key) {
-  if (!node.IsSequence() || node.size() != 3) card_error(path, key, "expected a list of 3 numbers");
+  if (!node.IsSequence() || node.size() != 3) card_error(path, node, key, "expected a list of 3 numbers");
   std::array<float, 3> out{};
-  for (std::size_t i = 0; i < 3; ++i) out[i] = node[i].as<float>();
+  for (std::size_t i = 0; i < 3; ++i) {
+    out[i] = scalar<float>(path, node[i], key, "a number");
+    if (!std::isfinite(out[i])) card_error(path, node[i], key, "expected a finite number");
+  }
   return out;
 }
 
@@ -40,65 +77,83 @@ int round_half_away(double v) { return static_cast<int>(std::lround(v)); }
 
 }  // namespace
 
-ModelCard load_model_card(const std::filesystem::path& card_path) {
-  if (!std::filesystem::is_regular_file(card_path))
-    throw Error(Errc::model_not_found, fmt::format("{}: model card not found", card_path.string()));
+ModelCard parse_model_card(std::string_view yaml, const std::filesystem::path& card_path) {
   YAML::Node root;
   try {
-    root = YAML::LoadFile(card_path.string());
+    root = YAML::Load(std::string(yaml));
   } catch (const YAML::Exception& e) {
     throw Error(Errc::invalid_config, fmt::format("{}: not valid YAML: {}", card_path.string(), e.what()));
   }
   if (!root.IsMap()) throw Error(Errc::invalid_config, fmt::format("{}: expected a mapping", card_path.string()));
+  check_map(card_path, root, "");
 
   static const std::set<std::string> known{"name",  "version", "description", "model",    "labels", "output",
                                            "input", "crop",    "license",     "training", "metrics"};
   for (const auto& item : root) {
-    const auto key = item.first.as<std::string>();
-    if (!known.contains(key)) card_error(card_path, key, "unknown key");
+    const auto& key = item.first.Scalar();
+    if (!known.contains(key)) card_error(card_path, item.first, key, "unknown key");
   }
 
   ModelCard card;
   card.card_path = card_path;
   try {
-    card.name = required(card_path, root, "name", "name").as<std::string>();
-    card.version = required(card_path, root, "version", "version").as<std::string>();
-    const auto model = std::filesystem::path(required(card_path, root, "model", "model").as<std::string>());
+    card.name = scalar<std::string>(card_path, required(card_path, root, "name", "name"), "name", "a string");
+    card.version =
+        scalar<std::string>(card_path, required(card_path, root, "version", "version"), "version", "a string");
+    const auto model = std::filesystem::path(
+        scalar<std::string>(card_path, required(card_path, root, "model", "model"), "model", "a path"));
     card.model_path = model.is_absolute() ? model : (card_path.parent_path() / model).lexically_normal();
 
     const YAML::Node labels = required(card_path, root, "labels", "labels");
     if (!labels.IsSequence() || labels.size() != kNumLabels)
-      card_error(card_path, "labels", "expected a list of the 3 labels mask, no_mask, incorrect");
+      card_error(card_path, labels, "labels", "expected a list of the 3 labels mask, no_mask, incorrect");
     std::set<MaskLabel> seen;
     for (std::size_t i = 0; i < kNumLabels; ++i) {
-      const auto name = labels[i].as<std::string>();
+      const auto name = scalar<std::string>(card_path, labels[i], "labels", "a label name");
       const auto label = parse_label(name);
       if (!label || !seen.insert(*label).second)
-        card_error(card_path, "labels", fmt::format("'{}' is unknown or repeated", name));
+        card_error(card_path, labels[i], "labels", fmt::format("'{}' is unknown or repeated", name));
       card.labels[i] = *label;
     }
 
-    const auto output = required(card_path, root, "output", "output").as<std::string>();
+    const YAML::Node output_node = required(card_path, root, "output", "output");
+    const auto output = scalar<std::string>(card_path, output_node, "output", "probabilities or logits");
     if (output != "probabilities" && output != "logits")
-      card_error(card_path, "output", fmt::format("'{}' is not probabilities or logits", output));
+      card_error(card_path, output_node, "output", fmt::format("'{}' is not probabilities or logits", output));
     card.outputs_probabilities = output == "probabilities";
 
     const YAML::Node input = required(card_path, root, "input", "input");
-    card.input_size = required(card_path, input, "size", "input.size").as<int>();
-    if (card.input_size < 8 || card.input_size > 512) card_error(card_path, "input.size", "not in 8..512");
+    check_map(card_path, input, "input");
+    const YAML::Node size = required(card_path, input, "size", "input.size");
+    card.input_size = scalar<int>(card_path, size, "input.size", "an integer");
+    if (card.input_size < 8 || card.input_size > 512) card_error(card_path, size, "input.size", "not in 8..512");
     card.mean = read_triplet(card_path, required(card_path, input, "mean", "input.mean"), "input.mean");
-    card.std = read_triplet(card_path, required(card_path, input, "std", "input.std"), "input.std");
+    const YAML::Node std_node = required(card_path, input, "std", "input.std");
+    card.std = read_triplet(card_path, std_node, "input.std");
     for (float s : card.std) {
-      if (!(s > 0.0f)) card_error(card_path, "input.std", "values must be positive");
+      if (!(s > 0.0f)) card_error(card_path, std_node, "input.std", "values must be positive");
     }
 
     const YAML::Node crop = required(card_path, root, "crop", "crop");
-    card.crop_margin = required(card_path, crop, "margin", "crop.margin").as<float>();
-    if (!(card.crop_margin >= 0.0f && card.crop_margin <= 1.0f)) card_error(card_path, "crop.margin", "not in [0, 1]");
+    check_map(card_path, crop, "crop");
+    const YAML::Node margin = required(card_path, crop, "margin", "crop.margin");
+    card.crop_margin = scalar<float>(card_path, margin, "crop.margin", "a number");
+    if (!(card.crop_margin >= 0.0f && card.crop_margin <= 1.0f))
+      card_error(card_path, margin, "crop.margin", "not in [0, 1]");
   } catch (const YAML::Exception& e) {
     throw Error(Errc::invalid_config, fmt::format("{}: bad value in model card: {}", card_path.string(), e.what()));
   }
   return card;
+}
+
+ModelCard load_model_card(const std::filesystem::path& card_path) {
+  if (!std::filesystem::is_regular_file(card_path))
+    throw Error(Errc::model_not_found, fmt::format("{}: model card not found", card_path.string()));
+  std::ifstream in(card_path, std::ios::binary);
+  if (!in) throw Error(Errc::invalid_config, fmt::format("{}: cannot read the model card", card_path.string()));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_model_card(text.str(), card_path);
 }
 
 cv::Mat make_face_crop(const cv::Mat& bgr, const cv::Rect2f& box, float margin, int size) {
