@@ -3,9 +3,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -70,6 +75,99 @@ std::array<float, 3> read_triplet(const std::filesystem::path& path, const YAML:
     if (!std::isfinite(out[i])) card_error(path, node[i], key, "expected a finite number");
   }
   return out;
+}
+
+// Just enough protobuf to read the input shape an ONNX file declares (no protobuf dependency).
+struct ProtoField {
+  std::uint64_t number = 0;
+  std::uint64_t varint = 0;  // wire type 0
+  std::string_view bytes;    // wire type 2
+  int wire = -1;
+};
+
+bool read_varint(std::string_view& in, std::uint64_t& out) {
+  out = 0;
+  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
+    const auto byte = static_cast<std::uint8_t>(in.front());
+    in.remove_prefix(1);
+    out |= static_cast<std::uint64_t>(byte & 0x7fU) << static_cast<unsigned>(shift);
+    if ((byte & 0x80U) == 0) return true;
+  }
+  return false;
+}
+
+/// The next field of a message, or false at its end (or on a malformed message).
+bool next_field(std::string_view& in, ProtoField& field) {
+  std::uint64_t key = 0;
+  if (in.empty() || !read_varint(in, key)) return false;
+  field.number = key >> 3U;
+  field.wire = static_cast<int>(key & 7U);
+  field.bytes = {};
+  switch (field.wire) {
+    case 0:
+      return read_varint(in, field.varint);
+    case 1:
+    case 5: {
+      const std::size_t n = field.wire == 1 ? 8 : 4;
+      if (in.size() < n) return false;
+      in.remove_prefix(n);
+      return true;
+    }
+    case 2: {
+      std::uint64_t n = 0;
+      if (!read_varint(in, n) || n > in.size()) return false;
+      field.bytes = in.substr(0, static_cast<std::size_t>(n));
+      in.remove_prefix(static_cast<std::size_t>(n));
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+/// The sub-message `number` of `message` (the first), or empty.
+std::string_view sub_message(std::string_view message, std::uint64_t number) {
+  ProtoField f;
+  while (next_field(message, f))
+    if (f.number == number && f.wire == 2) return f.bytes;
+  return {};
+}
+
+/// Height and width of the first graph input of an ONNX model that is not an initializer, when it declares
+/// a fixed NCHW shape; std::nullopt otherwise (then nothing can be checked).
+std::optional<std::pair<std::uint64_t, std::uint64_t>> onnx_input_hw(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  const std::string data = buffer.str();
+  const std::string_view graph = sub_message(data, 7);  // ModelProto.graph
+  std::set<std::string_view> initializers;
+  std::vector<std::string_view> inputs;
+  std::string_view rest = graph;
+  ProtoField f;
+  while (next_field(rest, f)) {
+    if (f.wire != 2) continue;
+    if (f.number == 5) initializers.insert(sub_message(f.bytes, 8));  // TensorProto.name
+    if (f.number == 11) inputs.push_back(f.bytes);                    // ValueInfoProto
+  }
+  for (const std::string_view input : inputs) {
+    if (initializers.contains(sub_message(input, 1))) continue;
+    const std::string_view shape = sub_message(sub_message(sub_message(input, 2), 1), 2);
+    std::vector<std::uint64_t> dims;  // 0: symbolic or unknown
+    std::string_view dim_rest = shape;
+    while (next_field(dim_rest, f)) {
+      if (f.number != 1 || f.wire != 2) continue;
+      std::uint64_t value = 0;
+      std::string_view dim = f.bytes;
+      ProtoField d;
+      while (next_field(dim, d))
+        if (d.number == 1 && d.wire == 0) value = d.varint;
+      dims.push_back(value);
+    }
+    if (dims.size() == 4 && dims[2] > 0 && dims[3] > 0) return std::pair{dims[2], dims[3]};
+    return std::nullopt;
+  }
+  return std::nullopt;
 }
 
 // Half away from zero, as std::lround; the Python recipe uses the same rule.
@@ -213,6 +311,13 @@ MaskClassifier::MaskClassifier(ModelCard card) : impl_(std::make_unique<Impl>())
   }
   if (impl_->net.empty())
     throw Error(Errc::model_load, fmt::format("{}: cannot load the classifier network", path.string()));
+  // A card whose input size differs from what the network declares would classify rescaled crops silently.
+  if (const auto hw = onnx_input_hw(path); hw && (hw->first != static_cast<std::uint64_t>(impl_->card.input_size) ||
+                                                  hw->second != static_cast<std::uint64_t>(impl_->card.input_size)))
+    throw Error(
+        Errc::invalid_config,
+        fmt::format("{}: model card key 'input.size': {} does not match the network's input {}x{} ({})",
+                    impl_->card.card_path.string(), impl_->card.input_size, hw->second, hw->first, path.string()));
   impl_->net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
   impl_->net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
   // One trial inference, so a network with the wrong output surfaces here, not on the first frame.

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -135,4 +136,24 @@ TEST_CASE("JSON: confidence is face_score x score; without face_score a face ran
       R"({"image": "a.jpg", "faces": [{"box": [1, 2, 3, 4], "label": "mask", "score": 0.5, "confidence": 0.2}]})", "x");
   CHECK(conf.faces_ranked_by_confidence == 1);
   CHECK(conf.result.faces[0].face_score * conf.result.faces[0].score == Approx(0.2f));
+}
+
+TEST_CASE("model card: an input.size the network does not declare is an error at load", "[classifier]") {
+  const std::filesystem::path shipped = maskdetect::test::source_dir() / "models" / "mask_classifier.yaml";
+  MASKDETECT_REQUIRE_DATA(shipped);
+  maskdetect::test::TempDir tmp;
+  std::ifstream in(shipped);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string card = text.str();
+  const auto model = (maskdetect::test::source_dir() / "models" / "mask_classifier.onnx").string();
+  card.replace(card.find("model: mask_classifier.onnx"), 27, "model: " + model);
+  maskdetect::ClassifierConfig config;
+  config.card = (tmp.path() / "card.yaml").string();
+  std::ofstream(config.card) << card;
+  REQUIRE_NOTHROW(maskdetect::MaskClassifier::create(config));  // the shipped size: 64
+  card.replace(card.find("size: 64"), 8, "size: 32");
+  std::ofstream(config.card) << card;
+  const auto text32 = error_of([&] { (void)maskdetect::MaskClassifier::create(config); }, Errc::invalid_config);
+  CHECK_THAT(text32, Contains("card.yaml") && Contains("input.size") && Contains("32") && Contains("64x64"));
 }
