@@ -125,6 +125,8 @@ unsigned short Server::port() const noexcept { return impl_->listener->port(); }
 
 const ServerOptions& Server::options() const noexcept { return impl_->state->options; }
 
+std::string Server::stats_json() const { return impl_->state->stats.to_json(impl_->state->gauges()); }
+
 void Server::start() {
   const std::lock_guard lock(impl_->mutex);
   if (impl_->started) return;
