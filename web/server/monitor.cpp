@@ -64,7 +64,7 @@ std::optional<std::int64_t> Monitor::on_track(const PersonTrack& track) {
 }
 
 void Monitor::set_stats_source(std::function<std::string(const std::string&)> stats) {
-  const std::lock_guard lock(mutex_);
+  const std::lock_guard lock(stats_mutex_);
   stats_ = std::move(stats);
 }
 
@@ -72,15 +72,17 @@ void Monitor::publish_stats_loop() {
   const auto interval = std::chrono::duration<double>(mqtt_config_.stats_interval_s);
   std::unique_lock lock(mutex_);
   while (!stop_cv_.wait_for(lock, interval, [this] { return stopping_; })) {
-    const auto stats = stats_;
     lock.unlock();
     try {
       const auto counts = store_->counts();
       for (const CameraConfig& camera : cameras_) {
         nlohmann::json doc = nlohmann::json::object();
-        if (stats) {
-          const std::string text = stats(camera.name);
-          if (!text.empty()) doc = nlohmann::json::parse(text);
+        {
+          const std::lock_guard guard(stats_mutex_);
+          if (stats_) {
+            const std::string text = stats_(camera.name);
+            if (!text.empty()) doc = nlohmann::json::parse(text);
+          }
         }
         std::int64_t events = 0;
         for (const auto& [key, n] : counts)

@@ -38,6 +38,7 @@ class Monitor {
 
   /// `stats(camera)` returns the camera's statistics JSON object (or "" to skip); published on
   /// <prefix>/<camera>/stats every mqtt.stats_interval_s, with "events" (stored + counted) added.
+  /// After set_stats_source({}) returns, the previous source is no longer called.
   void set_stats_source(std::function<std::string(const std::string& camera)> stats);
 
   [[nodiscard]] const std::shared_ptr<EventStore>& store() const noexcept { return store_; }
@@ -56,6 +57,7 @@ class Monitor {
   std::mutex mutex_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;
+  std::mutex stats_mutex_;  ///< held while stats_ runs: set_stats_source({}) waits for a call in progress
   std::function<std::string(const std::string&)> stats_;
   std::thread stats_thread_;
 };

@@ -199,7 +199,8 @@ void Server::stop() {
   wait();
 }
 
-int run_server(ServerOptions options, const std::function<void(const Server&)>& on_ready) {
+int run_server(ServerOptions options, const std::function<void(const Server&)>& on_ready,
+               const std::function<void()>& on_stopped) {
   Server server(std::move(options));
   boost::asio::io_context signal_ioc;
   boost::asio::signal_set signals(signal_ioc, SIGINT, SIGTERM);
@@ -212,6 +213,7 @@ int run_server(ServerOptions options, const std::function<void(const Server&)>& 
   if (on_ready) on_ready(server);
   signal_ioc.run();
   server.wait();
+  if (on_stopped) on_stopped();
   detail::log_line("stopped");
   return 0;
 }

@@ -80,7 +80,9 @@ class Server {
 };
 
 /// Runs a server until SIGINT or SIGTERM, then stops it gracefully. `on_ready` is called once listening.
-/// Returns 0. Throws maskdetect::Error as Server does.
-int run_server(ServerOptions options, const std::function<void(const Server&)>& on_ready = {});
+/// `on_stopped` is called once the server has stopped, before it is destroyed. Returns 0. Throws
+/// maskdetect::Error as Server does.
+int run_server(ServerOptions options, const std::function<void(const Server&)>& on_ready = {},
+               const std::function<void()>& on_stopped = {});
 
 }  // namespace maskdetect::server
