@@ -72,7 +72,10 @@ bool EventRules::admit(const PersonTrack& track) {
   if (const auto last = last_event_.find(cooldown_key);
       last != last_event_.end() && track.last_seen - last->second < rules.cooldown_s)
     return false;
-  recorded_.insert(key);
+  recorded_[key] = track.last_seen;
+  if (recorded_.size() > 10000) {  // forget tracks not seen for an hour: ids are not reused that soon
+    std::erase_if(recorded_, [&](const auto& item) { return item.second < track.last_seen - 3600.0; });
+  }
   last_event_[cooldown_key] = track.last_seen;
   return true;
 }

@@ -68,7 +68,7 @@ class EventRules {
  private:
   std::mutex mutex_;
   std::map<std::string, EventRuleConfig> rules_;
-  std::set<std::pair<std::string, std::int64_t>> recorded_;           ///< (camera, track id)
+  std::map<std::pair<std::string, std::int64_t>, double> recorded_;   ///< (camera, track id) -> last_seen
   std::map<std::pair<std::string, std::string>, double> last_event_;  ///< (camera, label) -> last_seen
 };
 
