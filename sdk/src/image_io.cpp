@@ -168,6 +168,8 @@ ImageLimits ImageLimits::files(std::uint64_t max_pixels) {
   return ImageLimits{max_pixels, {ImageFormat::jpeg, ImageFormat::png, ImageFormat::webp, ImageFormat::bmp}};
 }
 
+std::optional<ImageFormat> sniff_image_format(std::span<const unsigned char> bytes) noexcept { return sniff(bytes); }
+
 std::optional<ImageHeader> read_image_header(std::span<const unsigned char> bytes) noexcept {
   const auto format = sniff(bytes);
   if (!format) return std::nullopt;

@@ -27,7 +27,11 @@ struct StreamHub::Source {
   std::thread thread;
 };
 
-std::vector<std::string> StreamHub::names(const std::vector<std::string>& specs) { return specs; }
+std::vector<std::string> StreamHub::names(const std::vector<std::string>& specs) {
+  std::vector<std::string> out;
+  for (const std::string& spec : specs) out.push_back(video::redact_url(spec));  // no credentials in stats
+  return out;
+}
 
 StreamHub::StreamHub(const std::vector<std::string>& specs, const Config& config, Stats& stats, int jpeg_quality,
                      double max_fps)
@@ -145,7 +149,7 @@ void StreamHub::capture(Source& source) {
       stats_.add_frame(source.id + 1, result,
                        std::chrono::duration<double, std::milli>(Clock::now() - started).count());
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "serve: source %zu (%s): %s\n", source.id, source.spec.c_str(), e.what());
+      std::fprintf(stderr, "serve: source %zu (%s): %s\n", source.id, video::redact_url(source.spec).c_str(), e.what());
       close_source();
       if (sleep_until(Clock::now() + std::chrono::seconds(1))) return;
     }

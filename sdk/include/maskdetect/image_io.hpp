@@ -56,6 +56,9 @@ struct ImageLimits {
   [[nodiscard]] static ImageLimits files(std::uint64_t max_pixels = default_max_image_pixels());
 };
 
+/// The format the magic bytes name (only the first bytes are looked at; the header may still be malformed).
+[[nodiscard]] std::optional<ImageFormat> sniff_image_format(std::span<const unsigned char> bytes) noexcept;
+
 /// Reads the format and dimensions from the first bytes of an image. nullopt when the magic bytes are of no
 /// format above, or the header is truncated or malformed (no SOF before the scan, zero width, ...).
 [[nodiscard]] std::optional<ImageHeader> read_image_header(std::span<const unsigned char> bytes) noexcept;
