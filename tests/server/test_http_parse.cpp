@@ -90,3 +90,9 @@ TEST_CASE("WebSocket control messages", "[server][http_parse]") {
     CHECK(!parse_control_message(bad));
   }
 }
+
+TEST_CASE("printable escapes what could forge a log line", "[server][http_parse]") {
+  CHECK(printable("GET /a?b=1") == "GET /a?b=1");
+  CHECK(printable("/\xff\x1b[31m\n") == "/\\xff\\x1b[31m\\x0a");
+  CHECK(printable("a\\b") == "a\\x5cb");
+}

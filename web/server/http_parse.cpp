@@ -128,6 +128,23 @@ bool parse_target(std::string_view raw, Target& target) {
   return true;
 }
 
+std::string printable(std::string_view text) {
+  static constexpr std::string_view kHex = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u < 0x7F && c != '\\') {
+      out += c;
+    } else {
+      out += "\\x";
+      out += kHex[u >> 4U];
+      out += kHex[u & 0xFU];
+    }
+  }
+  return out;
+}
+
 std::string error_json(unsigned status, std::string_view code, std::string_view message) {
   const nlohmann::json doc = {{"error", {{"status", status}, {"code", code}, {"message", message}}}};
   return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

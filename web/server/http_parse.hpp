@@ -30,6 +30,10 @@ struct Target {
 /// Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF.
 [[nodiscard]] bool valid_utf8(std::string_view text) noexcept;
 
+/// `text` safe for a log line: bytes outside printable ASCII (controls, escape sequences, invalid UTF-8)
+/// written as \xNN, so that a request cannot forge log lines or drive a terminal.
+[[nodiscard]] std::string printable(std::string_view text);
+
 /// {"error": {"status": 404, "code": "not_found", "message": "..."}}. Never throws on invalid UTF-8 in
 /// `message` (such bytes become U+FFFD).
 [[nodiscard]] std::string error_json(unsigned status, std::string_view code, std::string_view message);

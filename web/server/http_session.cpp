@@ -206,7 +206,7 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
       const auto& header = parser_->get();
       const unsigned version = header.version();
       if (state_->options.log_requests)
-        request_line_ = fmt::format("{} {}", header.method_string(), video::redact_url(header.target()));
+        request_line_ = fmt::format("{} {}", header.method_string(), printable(video::redact_url(header.target())));
       if (!parse_target(header.target(), target_))
         return reject(400, "bad_path",
                       "malformed request target (bad escape, invalid UTF-8, backslash or '..' segment)");
