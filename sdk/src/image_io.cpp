@@ -118,7 +118,7 @@ std::string describe_magic(Bytes b) {
   if (b.empty()) return "empty";
   if (starts_with(b, "II*") || starts_with(b, std::string_view("MM\0*", 4))) return "TIFF";
   if (starts_with(b, "v/1\x01")) return "OpenEXR";
-  if (starts_with(b, std::string_view("\0\0\0\x0CjP  ", 10)) || starts_with(b, "\xFF\x4F\xFF\x51")) return "JPEG 2000";
+  if (starts_with(b, std::string_view("\0\0\0\x0CjP  ", 8)) || starts_with(b, "\xFF\x4F\xFF\x51")) return "JPEG 2000";
   if (starts_with(b, "#?RADIANCE") || starts_with(b, "#?RGBE")) return "Radiance HDR";
   if (starts_with(b, "GIF8")) return "GIF";
   if (b.size() >= 2 && b[0] == 'P' && b[1] >= '1' && b[1] <= '7') return "PNM/PAM";
