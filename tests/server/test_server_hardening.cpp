@@ -348,7 +348,7 @@ TEST_CASE("per-client cap: the fifth connection of a client is refused, another 
   CHECK(get(server.port(), "/healthz").result_int() == 200);
 }
 
-TEST_CASE("--log-requests redacts credentials; source names are redacted", "[server][hardening]") {
+TEST_CASE("request log (log_requests) and source names: credentials redacted", "[server][hardening]") {
   ServerOptions options = test_options();
   options.log_requests = true;
   options.token = "Sup3rSecret";
