@@ -34,9 +34,12 @@ struct ServeOptions {
   int workers = 2;
   std::size_t max_body = std::size_t{8} << 20;
   std::size_t max_sessions = 64;
+  std::size_t max_sessions_per_client = 16;
   double max_fps = 30.0;
   double source_fps = 15.0;
   double read_timeout_s = 10.0;
+  double header_timeout_s = 5.0;
+  double drain_timeout_s = 10.0;
   double idle_timeout_s = 60.0;
   int jpeg_quality = 80;
   bool log_requests = false;
@@ -101,8 +104,12 @@ int run_serve(const ServeOptions& o, const app::ConfigOptions& config_options) {
   options.inference_workers = o.workers;
   options.body_limit_bytes = o.max_body;
   options.max_sessions = o.max_sessions;
+  options.max_sessions_per_client = o.max_sessions_per_client;
+  options.max_image_pixels = config_options.max_image_pixels;  // the global --max-image-pixels
   options.max_fps = o.max_fps;
   options.read_timeout = to_ms(o.read_timeout_s);
+  options.header_timeout = to_ms(o.header_timeout_s);
+  options.drain_timeout = to_ms(o.drain_timeout_s);
   options.idle_timeout = to_ms(o.idle_timeout_s);
   options.jpeg_quality = o.jpeg_quality;
   options.log_requests = o.log_requests;
@@ -158,6 +165,10 @@ void add_serve_command(CLI::App& app, CommandContext& context) {
   cmd->add_option("--max-sessions", options->max_sessions, "Open connections at most")
       ->check(CLI::Range(std::size_t{1}, std::size_t{100000}))
       ->capture_default_str();
+  cmd->add_option("--max-sessions-per-client", options->max_sessions_per_client,
+                  "Open connections from one client address at most (0: no cap)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{100000}))
+      ->capture_default_str();
   cmd->add_option("--max-fps", options->max_fps, "Frames per second per WebSocket/MJPEG session (0: no cap)")
       ->check(CLI::Range(0.0, 1000.0))
       ->capture_default_str();
@@ -166,6 +177,14 @@ void add_serve_command(CLI::App& app, CommandContext& context) {
       ->capture_default_str();
   cmd->add_option("--read-timeout", options->read_timeout_s, "Seconds to read one HTTP request")
       ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
+  cmd->add_option("--header-timeout", options->header_timeout_s,
+                  "Seconds to read a request's header (also the keep-alive idle limit)")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
+  cmd->add_option("--drain-timeout", options->drain_timeout_s,
+                  "On SIGINT/SIGTERM: seconds to answer the requests already received before exiting")
+      ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
   cmd->add_option("--idle-timeout", options->idle_timeout_s, "Seconds a silent WebSocket stays open")
       ->check(CLI::Range(1.0, 86400.0))

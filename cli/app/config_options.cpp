@@ -1,6 +1,10 @@
 #include "app/config_options.hpp"
 
+#include <cstdlib>
+#include <string>
+
 #include "maskdetect/error.hpp"
+#include "maskdetect/image_io.hpp"
 
 namespace maskdetect::app {
 
@@ -17,6 +21,10 @@ void add_config_options(CLI::App& app, ConfigOptions& options) {
       app.add_option("--face-threshold", options.face_threshold, "Face detector confidence threshold");
   options.tiles_opt = app.add_option("--tiles", options.tiles, "BlazeFace back: tiles per side (1 = off)");
   options.threads_opt = app.add_option("--threads", options.threads, "OpenCV threads (0: OpenCV's default)");
+  app.add_option("--max-image-pixels", options.max_image_pixels,
+                 "Largest image accepted (width x height, read from the header before decoding): run, eval, serve")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40U))
+      ->capture_default_str();
 }
 
 namespace {
@@ -49,6 +57,10 @@ Config resolve_config(const ConfigOptions& options) {
   if (given(options.tiles_opt)) config.detector.tiles = options.tiles;
   if (given(options.threads_opt)) config.threads = options.threads;
   validate(config);
+  set_default_max_image_pixels(options.max_image_pixels);
+  // OpenCV's own cap, a fallback for any decode that does not go through maskdetect/image_io.hpp. Read once,
+  // at the first decode; a value the user set in the environment is kept.
+  setenv("OPENCV_IO_MAX_IMAGE_PIXELS", std::to_string(options.max_image_pixels).c_str(), 0);
   return config;
 }
 

@@ -1,11 +1,13 @@
 // app/config_options.hpp - the pipeline settings every command shares: --config, --preset and overrides.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
 #include "maskdetect/config.hpp"
+#include "maskdetect/image_io.hpp"
 
 namespace maskdetect::app {
 
@@ -22,6 +24,7 @@ struct ConfigOptions {
   float face_threshold = 0.0f;
   int tiles = 1;
   int threads = 0;
+  std::uint64_t max_image_pixels = kDefaultMaxImagePixels;  ///< --max-image-pixels (run, eval, serve)
   // Which overrides were given on the command line.
   CLI::Option* input_size_opt = nullptr;
   CLI::Option* face_threshold_opt = nullptr;
@@ -29,10 +32,12 @@ struct ConfigOptions {
   CLI::Option* threads_opt = nullptr;
 };
 
-/// Adds --config, --preset, --detector, --input-size, --face-threshold, --tiles, --threads to `app`.
+/// Adds --config, --preset, --detector, --input-size, --face-threshold, --tiles, --threads and
+/// --max-image-pixels to `app`.
 void add_config_options(CLI::App& app, ConfigOptions& options);
 
-/// Preset, then the config file over it, then the flags given; validated once. Throws Error.
+/// Preset, then the config file over it, then the flags given; validated once. Also makes --max-image-pixels
+/// the process-wide image pixel cap (maskdetect::set_default_max_image_pixels). Throws Error.
 [[nodiscard]] Config resolve_config(const ConfigOptions& options);
 
 }  // namespace maskdetect::app

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <exception>
 #include <fstream>
 #include <mutex>
@@ -14,6 +15,7 @@
 
 #include "maskdetect/detector.hpp"
 #include "maskdetect/error.hpp"
+#include "maskdetect/image_io.hpp"
 #include "maskdetect/json.hpp"
 #include "maskdetect/mask_classifier.hpp"
 
@@ -22,6 +24,17 @@ namespace fs = std::filesystem;
 namespace maskdetect::eval {
 
 namespace {
+
+/// A dataset image, or an empty Mat (with a warning naming it) when it is not an image within the limits
+/// (format allow-list, --max-image-pixels): such an image is not scored, as an undecodable one.
+cv::Mat read_or_empty(const fs::path& path) {
+  try {
+    return read_image(path);
+  } catch (const Error& e) {
+    std::fprintf(stderr, "warning: %s; not scored\n", e.what());
+    return {};
+  }
+}
 
 /// Runs `work(i)` for i in [0, n) on `workers` threads, each with its own state from `make_state()`;
 /// reports progress from the calling thread. Rethrows the first exception of a worker.
@@ -139,7 +152,7 @@ std::vector<std::optional<FrameResult>> run_detector(const std::vector<Sample>& 
         return detector;
       },
       [&](Detector& detector, std::size_t i) {
-        const cv::Mat image = cv::imread(samples[i].path.string(), cv::IMREAD_COLOR);
+        const cv::Mat image = read_or_empty(samples[i].path);
         if (image.empty()) return;
         results[i] = detector.detect(image);
       },
@@ -154,7 +167,7 @@ std::vector<std::optional<LabelProbs>> run_classifier(const std::vector<Sample>&
   parallel_for(
       samples.size(), workers, [&] { return MaskClassifier::create(config); },
       [&](MaskClassifier& classifier, std::size_t i) {
-        const cv::Mat image = cv::imread(samples[i].path.string(), cv::IMREAD_COLOR);
+        const cv::Mat image = read_or_empty(samples[i].path);
         if (image.empty()) return;
         const cv::Rect2f whole(0.0f, 0.0f, static_cast<float>(image.cols), static_cast<float>(image.rows));
         results[i] = classifier.classify(image, {whole}).at(0);
@@ -177,7 +190,7 @@ std::vector<std::optional<FrameResult>> results_from_predictions(Dataset& datase
     if (sample.size.area() > 0) {
       result.frame_size = sample.size;
     } else if (result.frame_size.area() <= 0) {
-      const cv::Mat image = cv::imread(sample.path.string(), cv::IMREAD_COLOR);
+      const cv::Mat image = read_or_empty(sample.path);
       if (image.empty()) continue;  // unreadable: not scored
       result.frame_size = image.size();
     }

@@ -1,202 +1,7 @@
 // The server in-process on 127.0.0.1, port 0, spoken to over HTTP and WebSocket with Beast.
-#include <array>
-#include <chrono>
-#include <filesystem>
-#include <fstream>
-#include <future>
-#include <memory>
-#include <sstream>
-#include <string>
-#include <thread>
-#include <vector>
+#include "server_client.hpp"
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/read_until.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/websocket.hpp>
-#include <nlohmann/json.hpp>
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
-#include <opencv2/videoio.hpp>
-
-#include "maskdetect/config.hpp"
-#include "server.hpp"
-#include "test_support.hpp"
-
-namespace fs = std::filesystem;
-namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace websocket = beast::websocket;
-using tcp = net::ip::tcp;
-using maskdetect::server::Server;
-using maskdetect::server::ServerOptions;
-using nlohmann::json;
-
-namespace {
-
-fs::path images_dir() { return maskdetect::test::shared_dir() / "datasets/detection/andrewmvd_face_mask/images"; }
-
-/// Dataset images with several faces each (annotations: 3+ faces).
-const std::vector<std::string>& sample_names() {
-  static const std::vector<std::string> names{"maksssksksss0.jpg", "maksssksksss1.jpg", "maksssksksss10.jpg"};
-  return names;
-}
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-ServerOptions test_options() {
-  ServerOptions options;
-  options.address = "127.0.0.1";
-  options.port = 0;
-  options.io_threads = 2;
-  options.inference_workers = 1;
-  options.max_fps = 0.0;
-  return options;
-}
-
-/// A started server, stopped on scope exit.
-class TestServer {
- public:
-  explicit TestServer(ServerOptions options) : server_(std::make_unique<Server>(std::move(options))) {
-    server_->start();
-  }
-  ~TestServer() { server_->stop(); }
-  TestServer(const TestServer&) = delete;
-  TestServer& operator=(const TestServer&) = delete;
-  [[nodiscard]] unsigned short port() const { return server_->port(); }
-  Server& server() { return *server_; }
-
- private:
-  std::unique_ptr<Server> server_;
-};
-
-tcp::endpoint endpoint(unsigned short port) { return {net::ip::make_address("127.0.0.1"), port}; }
-
-using Response = http::response<http::string_body>;
-
-struct Request {
-  http::verb verb = http::verb::get;
-  std::string target = "/";
-  std::string body;
-  std::string content_type;
-  std::string token;
-};
-
-/// One request on an open stream; reads the answer.
-Response exchange(tcp::socket& socket, const Request& r) {
-  http::request<http::string_body> req{r.verb, r.target, 11};
-  req.set(http::field::host, "127.0.0.1");
-  if (!r.content_type.empty()) req.set(http::field::content_type, r.content_type);
-  if (!r.token.empty()) req.set(http::field::authorization, "Bearer " + r.token);
-  req.body() = r.body;
-  req.prepare_payload();
-  http::write(socket, req);
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(std::uint64_t{64} << 20);
-  http::read(socket, buffer, parser);
-  return parser.release();
-}
-
-/// A request on a fresh connection.
-Response fetch(unsigned short port, const Request& r) {
-  net::io_context ioc;
-  tcp::socket socket(ioc);
-  socket.connect(endpoint(port));
-  Response res = exchange(socket, r);
-  beast::error_code ec;
-  socket.shutdown(tcp::socket::shutdown_both, ec);
-  return res;
-}
-
-Response get(unsigned short port, const std::string& target, const std::string& token = {}) {
-  return fetch(port,
-               Request{.verb = http::verb::get, .target = target, .body = {}, .content_type = {}, .token = token});
-}
-
-Response post_image(unsigned short port, const std::string& target, std::string body,
-                    const std::string& type = "image/jpeg", const std::string& token = {}) {
-  return fetch(
-      port,
-      Request{
-          .verb = http::verb::post, .target = target, .body = std::move(body), .content_type = type, .token = token});
-}
-
-/// Checks the JSON error shape and returns its code.
-std::string error_code(const Response& res) {
-  INFO(res.body());
-  CHECK(res[http::field::content_type] == "application/json");
-  const json doc = json::parse(res.body());
-  REQUIRE(doc.contains("error"));
-  CHECK(doc["error"]["status"].get<unsigned>() == res.result_int());
-  CHECK(!doc["error"]["message"].get<std::string>().empty());
-  return doc["error"]["code"].get<std::string>();
-}
-
-/// Sends a raw request text and returns the status code of the answer.
-Response raw_request(unsigned short port, const std::string& text) {
-  net::io_context ioc;
-  tcp::socket socket(ioc);
-  socket.connect(endpoint(port));
-  net::write(socket, net::buffer(text));
-  beast::flat_buffer buffer;
-  Response res;
-  http::read(socket, buffer, res);
-  return res;
-}
-
-/// A WebSocket upgrade request sent as raw HTTP; returns the answer (101 on success).
-Response upgrade(unsigned short port, const std::string& target) {
-  return raw_request(port, "GET " + target +
-                               " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
-                               "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
-}
-
-struct WsClient {
-  net::io_context ioc;
-  websocket::stream<tcp::socket> ws{ioc};
-
-  /// Connects and performs the handshake; returns the handshake error (and the HTTP answer in `res`).
-  beast::error_code open(unsigned short port, const std::string& target, const std::string& token = {}) {
-    ws.next_layer().connect(endpoint(port));
-    if (!token.empty()) {
-      ws.set_option(websocket::stream_base::decorator(
-          [token](websocket::request_type& req) { req.set(http::field::authorization, "Bearer " + token); }));
-    }
-    beast::error_code ec;
-    ws.handshake(handshake_response, "127.0.0.1", target, ec);
-    return ec;
-  }
-  std::string send_binary(const std::string& bytes) {
-    ws.binary(true);
-    ws.write(net::buffer(bytes));
-    return read();
-  }
-  std::string send_text(const std::string& text) {
-    ws.text(true);
-    ws.write(net::buffer(text));
-    return read();
-  }
-  std::string read() {
-    beast::flat_buffer buffer;
-    ws.read(buffer);
-    return beast::buffers_to_string(buffer.data());
-  }
-  websocket::response_type handshake_response;
-};
-
-std::string sample_jpeg(std::size_t i = 0) { return read_file(images_dir() / sample_names().at(i)); }
-
-}  // namespace
+using namespace server_test;  // NOLINT(google-build-using-namespace)
 
 TEST_CASE("POST /api/v1/detect answers the SDK JSON for JPEG and PNG images", "[server]") {
   MASKDETECT_REQUIRE_DATA(images_dir());
@@ -374,10 +179,13 @@ TEST_CASE("every bad request gets a 4xx JSON error", "[server]") {
     CHECK(res.result_int() == 415);
     CHECK(error_code(res) == "unsupported_media_type");
   }
-  SECTION("undecodable image: 400") {
+  SECTION("undecodable image: 400; not an image: 415") {
     const Response res = post_image(port, "/api/v1/detect", std::string(1000, 'x'));
-    CHECK(res.result_int() == 400);
-    CHECK(error_code(res) == "bad_image");
+    CHECK(res.result_int() == 415);
+    CHECK(error_code(res) == "unsupported_image_format");
+    const Response cut = post_image(port, "/api/v1/detect", truncated_png(), "image/png");
+    CHECK(cut.result_int() == 400);
+    CHECK(error_code(cut) == "bad_image");
     const Response empty = post_image(port, "/api/v1/detect", "");
     CHECK(empty.result_int() == 400);
     CHECK(error_code(empty) == "empty_body");
@@ -435,9 +243,11 @@ TEST_CASE("session cap: one connection over max_sessions gets 503", "[server]") 
             .result_int() == 200);
   CHECK(exchange(b, Request{.verb = http::verb::get, .target = "/healthz", .body = {}, .content_type = {}, .token = {}})
             .result_int() == 200);
-  const Response third = get(server.port(), "/healthz");
+  const Response third = get(server.port(), "/api/v1/info");
   CHECK(third.result_int() == 503);
   CHECK(error_code(third) == "too_many_sessions");
+  // The health check is answered even at the cap.
+  CHECK(get(server.port(), "/healthz").result_int() == 200);
   a.close();
   // Once one closes, a new session is served again.
   bool served = false;
@@ -465,7 +275,9 @@ TEST_CASE("WebSocket detect round trip, threshold message and fps cap", "[server
           Approx(0.99).margin(1e-6));
     const json bad = json::parse(client.send_text("not json"));
     CHECK(bad["error"]["code"] == "bad_message");
-    const json bad_image = json::parse(client.send_binary(std::string(100, 'x')));
+    const json not_image = json::parse(client.send_binary(std::string(100, 'x')));
+    CHECK(not_image["error"]["code"] == "unsupported_image_format");
+    const json bad_image = json::parse(client.send_binary(truncated_png()));
     CHECK(bad_image["error"]["code"] == "bad_image");
     client.ws.close(websocket::close_code::normal);
   }

@@ -28,8 +28,10 @@
 #include "maskdetect/annotate.hpp"
 #include "maskdetect/detector.hpp"
 #include "maskdetect/error.hpp"
+#include "maskdetect/image_io.hpp"
 #include "maskdetect/json.hpp"
 #include "maskdetect/version.hpp"
+#include "maskdetect/video/frame_source.hpp"
 #include "session.hpp"
 
 namespace maskdetect::server::detail {
@@ -53,6 +55,7 @@ constexpr std::string_view kCrlf = "\r\n";
 constexpr std::string_view kJson = "application/json";
 constexpr std::size_t kHeaderLimit = std::size_t{16} * 1024;
 constexpr std::size_t kDrainLimit = std::size_t{64} << 20;
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 std::string server_header() { return std::string("maskdetect/") + kVersion; }
 
@@ -73,40 +76,38 @@ Response make_error(unsigned status, std::string_view code, std::string_view mes
   return make_response(status, version, keep_alive, kJson, error_json(status, code, message));
 }
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
-  return out;
+/// The bytes of a string, for maskdetect/image_io.hpp.
+std::span<const unsigned char> as_bytes(const std::string& text) {
+  return {reinterpret_cast<const unsigned char*>(text.data()), text.size()};
 }
 
-/// The media type of a Content-Type value, lower case, without parameters or spaces.
-std::string media_type(std::string_view value) {
-  value = value.substr(0, value.find(';'));
-  while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
-  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-  return lower(value);
+}  // namespace
+
+std::optional<ImageRejection> check_image_bytes(const std::string& bytes, std::string_view name,
+                                                std::uint64_t max_pixels) {
+  const ImageLimits limits = ImageLimits::network(max_pixels);
+  try {
+    (void)check_image(as_bytes(bytes), name, limits);
+    return std::nullopt;
+  } catch (const Error& e) {
+    const auto format = sniff_image_format(as_bytes(bytes));
+    const bool allowed =
+        format && std::find(limits.formats.begin(), limits.formats.end(), *format) != limits.formats.end();
+    if (!allowed) return ImageRejection{415, "unsupported_image_format", e.what()};
+    const auto header = read_image_header(as_bytes(bytes));
+    if (header && header->pixels() > max_pixels) return ImageRejection{413, "image_too_large", e.what()};
+    return ImageRejection{400, "bad_image", e.what()};
+  }
 }
 
-/// "<id>/<rest>" after /api/v1/streams/: the id and the rest; false when the id is not a number.
-bool split_stream_path(std::string_view tail, std::size_t& id, std::string_view& rest) {
-  const auto slash = tail.find('/');
-  if (slash == std::string_view::npos || slash == 0) return false;
-  const std::string_view digits = tail.substr(0, slash);
-  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), id);
-  if (ec != std::errc() || end != digits.data() + digits.size()) return false;
-  rest = tail.substr(slash + 1);
-  return true;
-}
+namespace {
 
 /// Decodes `body`, detects, answers the SDK JSON or the annotated JPEG. Runs on an inference worker.
 Response run_detect(ServerState& state, Detector& detector, std::string& body, unsigned version, bool keep_alive,
                     float threshold, bool annotated, Clock::time_point started) {
   try {
-    const cv::Mat bytes(1, static_cast<int>(body.size()), CV_8UC1, body.data());
-    cv::Mat image = cv::imdecode(bytes, cv::IMREAD_COLOR);
-    if (image.empty())
-      return make_error(400, "bad_image", "the body is not a decodable JPEG or PNG image", version, keep_alive);
+    cv::Mat image =
+        decode_image(as_bytes(body), "the request body", ImageLimits::network(state.options.max_image_pixels));
     detector.set_face_threshold(threshold);
     const FrameResult result = detector.detect(image);
     state.stats.add_frame(0, result, std::chrono::duration<double, std::milli>(Clock::now() - started).count());
@@ -129,16 +130,19 @@ Response run_detect(ServerState& state, Detector& detector, std::string& body, u
 
 class HttpSession : public Session, public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(tcp::socket&& socket, std::shared_ptr<ServerState> state, bool over_capacity)
+  HttpSession(tcp::socket&& socket, std::shared_ptr<ServerState> state, SessionSlot slot,
+              ServerState::Admission admission)
       : stream_(std::move(socket)),
         state_(std::move(state)),
         timer_(stream_.get_executor()),
-        over_capacity_(over_capacity) {
-    if (!over_capacity_) slot_ = SessionSlot(state_);
+        slot_(std::move(slot)),
+        admission_(admission) {
+    if (admission_ != ServerState::Admission::ok) ++state_->overflow;
   }
   ~HttpSession() override {
     if (key_ != 0) state_->untrack(key_);
     if (mjpeg_) --state_->mjpeg_viewers;
+    if (admission_ != ServerState::Admission::ok) --state_->overflow;
   }
   HttpSession(const HttpSession&) = delete;
   HttpSession& operator=(const HttpSession&) = delete;
@@ -153,20 +157,33 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
   }
 
  private:
+  [[nodiscard]] bool over_capacity() const noexcept { return admission_ != ServerState::Admission::ok; }
+
+  /// Stopping: a session busy with a request answers it first (send() then closes); one that has received
+  /// bytes of a request goes on reading it (bounded by the read deadline and the drain timeout); an idle
+  /// one closes now.
   void on_shutdown() {
-    if (busy_ && !mjpeg_) return;  // closes once its response is written (on_write checks stopping)
+    if (mjpeg_) return do_close();
+    if (busy_) return;
+    beast::error_code ec;
+    const std::size_t pending = stream_.socket().available(ec);
+    if (!ec && (pending > 0 || buffer_.size() > 0 || (parser_ && parser_->got_some()))) return;
     do_close();
   }
 
   void do_read() {
+    if (state_->stopping && buffer_.size() == 0) return do_close();
     parser_.emplace();
     parser_->body_limit(state_->options.body_limit_bytes);
     parser_->header_limit(static_cast<std::uint32_t>(kHeaderLimit));
-    stream_.expires_after(state_->options.read_timeout);
-    http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
+    // A short deadline for the header (slow-header clients), the longer read timeout for the body.
+    stream_.expires_after(std::min(state_->options.header_timeout, state_->options.read_timeout));
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&HttpSession::on_header, shared_from_this()));
   }
 
-  void on_read(beast::error_code ec, std::size_t) {
+  /// Maps a read error to its answer; false when there is nothing to answer (the connection is closed).
+  void on_read_error(beast::error_code ec) {
     if (ec == http::error::end_of_stream) return do_close();
     if (ec == http::error::body_limit) {
       return send_error_and_drain(
@@ -175,20 +192,97 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
     }
     if (ec == http::error::header_limit)
       return send_error_and_drain(431, "header_too_large", "the request header is too large");
-    if (ec && ec.category() == http::make_error_code(http::error::bad_method).category())
+    if (ec.category() == http::make_error_code(http::error::bad_method).category())
       return send_error_and_drain(400, "bad_request", fmt::format("malformed HTTP request: {}", ec.message()));
-    if (ec) return fail(ec, "read");
+    fail(ec, "read");
+    do_close();
+  }
 
-    busy_ = true;
-    request_started_ = Clock::now();
-    Request req = parser_->release();
-    if (state_->options.log_requests) request_line_ = fmt::format("{} {}", req.method_string(), req.target());
-    if (over_capacity_) {
-      return send(make_error(503, "too_many_sessions",
-                             fmt::format("the server already has {} sessions open", state_->options.max_sessions),
-                             req.version(), false));
+  /// The header is in: everything that can be refused is refused now, before any body byte is read.
+  void on_header(beast::error_code ec, std::size_t) {
+    if (ec) return on_read_error(ec);
+    try {
+      busy_ = true;
+      request_started_ = Clock::now();
+      const auto& header = parser_->get();
+      const unsigned version = header.version();
+      if (state_->options.log_requests)
+        request_line_ = fmt::format("{} {}", header.method_string(), printable(video::redact_url(header.target())));
+      if (!parse_target(header.target(), target_))
+        return reject(400, "bad_path",
+                      "malformed request target (bad escape, invalid UTF-8, backslash or '..' segment)");
+      const std::string& path = target_.path;
+      if (over_capacity()) {
+        if (path == "/healthz" && parser_->is_done() &&
+            (header.method() == http::verb::get || header.method() == http::verb::head))
+          return send(health_response(version, false), header.method() == http::verb::head);
+        const std::string message =
+            admission_ == ServerState::Admission::client_full
+                ? fmt::format("this client already has {} connections open", state_->options.max_sessions_per_client)
+                : fmt::format("the server already has {} sessions open", state_->options.max_sessions);
+        return reject(503, "too_many_sessions", message);
+      }
+      if ((path.starts_with("/api/") || path == "/metrics") &&
+          !authorized(state_->options.token, header[http::field::authorization], target_.param("token"))) {
+        Response res = make_error(401, "unauthorized", "a valid bearer token is required (Authorization: Bearer ...)",
+                                  version, parser_->is_done() && header.keep_alive());
+        res.set(http::field::www_authenticate, "Bearer realm=\"maskdetect\"");
+        if (parser_->is_done()) return send(std::move(res));
+        drain_ = true;
+        res.keep_alive(false);
+        return send(std::move(res));
+      }
+      if (parser_->is_done()) return on_read({}, 0);
+      stream_.expires_after(state_->options.read_timeout);
+      if (beast::iequals(header[http::field::expect], "100-continue")) {
+        // curl and others wait for this before sending a large body.
+        return net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
+                                beast::bind_front_handler(&HttpSession::on_continue, shared_from_this()));
+      }
+      do_read_body();
+    } catch (const std::exception& e) {
+      internal_error(e);
     }
-    route(std::move(req));
+  }
+
+  void on_continue(beast::error_code ec, std::size_t) {
+    if (ec) {
+      fail(ec, "write");
+      return do_close();
+    }
+    do_read_body();
+  }
+
+  void do_read_body() {
+    http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, std::size_t) {
+    if (ec) return on_read_error(ec);
+    try {
+      route(parser_->release());
+    } catch (const std::exception& e) {  // nothing escapes a handler
+      internal_error(e);
+    }
+  }
+
+  void internal_error(const std::exception& e) {
+    log_line(fmt::format("internal error on {}: {}", request_line_, e.what()));
+    if (!res_ && !closed_) send_error_and_drain(500, "internal", "internal error");
+  }
+
+  /// Answers an error for a request whose body may not have been read.
+  void reject(unsigned status, std::string_view code, std::string_view message) {
+    if (parser_->is_done()) {
+      const auto& header = parser_->get();
+      return send(make_error(status, code, message, header.version(), header.keep_alive() && !over_capacity()));
+    }
+    send_error_and_drain(status, code, std::string(message));
+  }
+
+  static Response health_response(unsigned version, bool keep_alive) {
+    const nlohmann::json doc = {{"status", "ok"}, {"version", kVersion}};
+    return make_response(200, version, keep_alive, kJson, doc.dump());
   }
 
   void route(Request&& req) {
@@ -207,26 +301,21 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
       send(std::move(res));
       return false;
     };
+    auto upgrade_required = [&] {
+      Response res = make_error(426, "upgrade_required", "this endpoint speaks WebSocket only", version, keep_alive);
+      res.set(http::field::upgrade, "websocket");
+      send(std::move(res));
+    };
 
-    Target target;
-    if (!parse_target(req.target(), target))
-      return error(400, "bad_path", "malformed request target (bad escape, backslash or '..' segment)");
+    const Target& target = target_;
     const std::string& path = target.path;
     const bool api = path.starts_with("/api/");
-    if ((api || path == "/metrics") &&
-        !authorized(state_->options, req[http::field::authorization], target.param("token"))) {
-      Response res = make_error(401, "unauthorized", "a valid bearer token is required (Authorization: Bearer ...)",
-                                version, keep_alive);
-      res.set(http::field::www_authenticate, "Bearer realm=\"maskdetect\"");
-      return send(std::move(res));
-    }
 
     if (websocket::is_upgrade(req)) return upgrade(std::move(req), target);
 
     if (path == "/healthz") {
       if (!require(http::verb::get)) return;
-      const nlohmann::json doc = {{"status", "ok"}, {"version", kVersion}};
-      return send(make_response(200, version, keep_alive, kJson, doc.dump()), req.method() == http::verb::head);
+      return send(health_response(version, keep_alive), req.method() == http::verb::head);
     }
     if (path == "/metrics") {
       if (!require(http::verb::get)) return;
@@ -246,6 +335,7 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
       if (!require(http::verb::post)) return;
       return detect(std::move(req), target);
     }
+    if (path == "/api/v1/ws") return upgrade_required();
     constexpr std::string_view kStreams = "/api/v1/streams/";
     if (path.starts_with(kStreams)) {
       std::size_t id = 0;
@@ -256,7 +346,7 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
       if (id >= state_->hub.size())
         return error(404, "no_such_stream",
                      fmt::format("there is no stream {} ({} configured)", id, state_->hub.size()));
-      if (rest == "ws") return error(426, "upgrade_required", "this endpoint speaks WebSocket only");
+      if (rest == "ws") return upgrade_required();
       if (!require(http::verb::get)) return;
       if (rest == "mjpeg") return start_mjpeg(id, version);
       const StreamFrame frame = state_->hub.latest(id);
@@ -293,13 +383,16 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
                           {"limits",
                            {{"body_bytes", o.body_limit_bytes},
                             {"max_sessions", o.max_sessions},
+                            {"max_sessions_per_client", o.max_sessions_per_client},
+                            {"max_image_pixels", o.max_image_pixels},
                             {"max_fps", o.max_fps},
                             {"read_timeout_ms", o.read_timeout.count()},
+                            {"header_timeout_ms", o.header_timeout.count()},
                             {"idle_timeout_ms", o.idle_timeout.count()}}},
                           {"streams", nlohmann::json::array()}};
     for (std::size_t i = 0; i < state_->hub.size(); ++i) {
       nlohmann::json stream = {{"id", i},
-                               {"name", state_->hub.description(i)},
+                               {"name", video::redact_url(state_->hub.description(i))},
                                {"threshold", state_->hub.threshold(i)},
                                {"mjpeg", fmt::format("/api/v1/streams/{}/mjpeg", i)},
                                {"snapshot", fmt::format("/api/v1/streams/{}/snapshot.jpg", i)},
@@ -314,7 +407,7 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
       }
       doc["streams"].push_back(std::move(stream));
     }
-    return doc.dump();
+    return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
 
   void upgrade(Request&& req, const Target& target) {
@@ -337,9 +430,11 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
       return send(
           make_error(404, "not_found", fmt::format("no WebSocket endpoint at {}", target.path), version, false));
     }
+    if (state_->stopping) return send(make_error(503, "stopping", "the server is stopping", version, false));
     busy_ = false;
     stream_.expires_never();
     state_->stats.add_response(101);
+    if (state_->options.log_requests) log_line(fmt::format("{} -> 101", request_line_));
     start_websocket_session(stream_.release_socket(), std::move(req), state_, std::move(slot_), ws);
   }
 
@@ -347,21 +442,33 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
     const unsigned version = req.version();
     const bool keep_alive = req.keep_alive();
     const std::string type = media_type(req[http::field::content_type]);
-    if (type != "image/jpeg" && type != "image/png" && type != "image/jpg") {
-      return send(
-          make_error(415, "unsupported_media_type",
-                     fmt::format("POST a JPEG or PNG image with Content-Type image/jpeg or image/png, not '{}'", type),
-                     version, keep_alive));
+    std::string body;
+    if (type == "multipart/form-data") {
+      std::string problem;
+      const auto part = multipart_image(req[http::field::content_type], req.body(), problem);
+      if (!part) return send(make_error(400, "bad_multipart", problem, version, keep_alive));
+      body = std::string(*part);
+    } else if (type == "image/jpeg" || type == "image/png" || type == "image/jpg" || type == "image/webp") {
+      body = std::move(req.body());
+    } else {
+      return send(make_error(415, "unsupported_media_type",
+                             fmt::format("POST a JPEG, PNG or WebP image with Content-Type image/jpeg, image/png or "
+                                         "image/webp, or a multipart/form-data form with an image part, not '{}'",
+                                         type),
+                             version, keep_alive));
     }
-    if (req.body().empty()) return send(make_error(400, "empty_body", "the request has no image", version, keep_alive));
+    if (body.empty()) return send(make_error(400, "empty_body", "the request has no image", version, keep_alive));
     float threshold = 0.0f;
     if (!parse_threshold(target.param("threshold"), state_->default_threshold(), threshold))
       return send(make_error(400, "bad_parameter", "threshold must be a number in [0, 1]", version, keep_alive));
     const std::string annotated_param = target.param("annotated");
     const bool annotated = annotated_param == "1" || annotated_param == "true";
+    // Format and size from the header, here on the I/O thread: nothing refused takes a worker or a decoder.
+    if (auto rejection = check_image_bytes(body, "the request body", state_->options.max_image_pixels))
+      return send(make_error(rejection->status, rejection->code, rejection->message, version, keep_alive));
 
     auto self = shared_from_this();
-    auto job = [self, body = std::move(req.body()), version, keep_alive, threshold, annotated,
+    auto job = [self, body = std::move(body), version, keep_alive, threshold, annotated,
                 started = request_started_](Detector& detector) mutable {
       Response res = run_detect(*self->state_, detector, body, version, keep_alive, threshold, annotated, started);
       net::post(self->stream_.get_executor(), [self, r = std::move(res)]() mutable { self->send(std::move(r)); });
@@ -375,6 +482,7 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
 
   void send(Response&& res, bool head_only = false) {
     if (closed_) return;
+    if (state_->stopping || over_capacity()) res.keep_alive(false);
     state_->stats.add_response(res.result_int());
     if (state_->options.log_requests) {
       log_line(fmt::format("{} -> {} ({:.1f} ms)", request_line_, res.result_int(),
@@ -400,7 +508,10 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
     busy_ = false;
     res_.reset();
     head_sr_.reset();
-    if (ec) return fail(ec, "write");
+    if (ec) {
+      fail(ec, "write");
+      return do_close();
+    }
     if (drain_) return do_drain();
     if (close || state_->stopping) return do_close();
     do_read();
@@ -411,7 +522,7 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
   void send_error_and_drain(unsigned status, std::string_view code, const std::string& message) {
     busy_ = true;
     drain_ = true;
-    request_started_ = Clock::now();
+    if (request_started_ == Clock::time_point{}) request_started_ = Clock::now();
     unsigned version = 11;
     if (parser_ && parser_->is_header_done()) version = parser_->get().version();
     send(make_error(status, code, message, version, false));
@@ -492,8 +603,9 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
   std::shared_ptr<ServerState> state_;
   net::steady_timer timer_;
   SessionSlot slot_;
-  bool over_capacity_ = false;
+  ServerState::Admission admission_ = ServerState::Admission::ok;
   std::uint64_t key_ = 0;
+  Target target_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<Response> res_;
   std::shared_ptr<http::response_serializer<http::string_body>> head_sr_;
@@ -516,8 +628,9 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
 
 }  // namespace
 
-void start_http_session(tcp::socket socket, std::shared_ptr<ServerState> state, bool over_capacity) {
-  std::make_shared<HttpSession>(std::move(socket), std::move(state), over_capacity)->run();
+void start_http_session(tcp::socket socket, std::shared_ptr<ServerState> state, SessionSlot slot,
+                        ServerState::Admission admission) {
+  std::make_shared<HttpSession>(std::move(socket), std::move(state), std::move(slot), admission)->run();
 }
 
 }  // namespace maskdetect::server::detail

@@ -6,10 +6,12 @@
 #include <cstdio>
 #include <exception>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include <fmt/format.h>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
@@ -71,8 +73,18 @@ class Listener : public std::enable_shared_from_this<Listener> {
       beast::error_code ignored;
       socket.close(ignored);
     } else {
-      const bool over = state_->sessions.load() >= state_->options.max_sessions;
-      start_http_session(std::move(socket), state_, over);
+      beast::error_code peer_ec;
+      const tcp::endpoint peer = socket.remote_endpoint(peer_ec);
+      const std::string client = peer_ec ? std::string("unknown") : peer.address().to_string();
+      const ServerState::Admission admission = state_->admit(client);
+      if (admission == ServerState::Admission::ok) {
+        start_http_session(std::move(socket), state_, SessionSlot(state_, client), admission);
+      } else if (state_->overflow.load() >= 4 * state_->options.max_sessions + 64) {
+        beast::error_code ignored;  // over the caps and as many short-lived answers pending: refuse outright
+        socket.close(ignored);
+      } else {
+        start_http_session(std::move(socket), state_, SessionSlot{}, admission);
+      }
     }
     do_accept();
   }
@@ -103,6 +115,8 @@ struct Server::Impl {
   detail::net::io_context ioc;
   std::shared_ptr<detail::Listener> listener;
   std::vector<std::thread> threads;
+  /// Keeps the I/O threads running while sessions wait for an inference worker during a drain.
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
   std::mutex mutex;
   std::condition_variable changed;
   bool started = false;
@@ -132,6 +146,7 @@ void Server::start() {
   if (impl_->started) return;
   impl_->started = true;
   impl_->state->hub.start();
+  impl_->work.emplace(impl_->ioc.get_executor());
   impl_->listener->run();
   const int n = impl_->state->options.io_threads > 0 ? impl_->state->options.io_threads : 1;
   impl_->running = n;
@@ -177,9 +192,17 @@ void Server::wait() {
   }
   impl_->changed.wait(lock, [this] { return impl_->stop_requested; });
   lock.unlock();
+  // Drain: every request already received is answered (the inference pool still runs for them) and idle
+  // sessions close; bounded by drain_timeout.
+  const auto drain_deadline = std::chrono::steady_clock::now() + impl_->state->options.drain_timeout;
+  while (impl_->state->live_sessions() > 0 && std::chrono::steady_clock::now() < drain_deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (const std::size_t left = impl_->state->live_sessions(); left > 0)
+    detail::log_line(fmt::format("stop: {} session(s) still open after the drain timeout", left));
   // Workers finish the frames already queued (their answers are posted to the sessions' strands).
   impl_->state->pool.stop();
   impl_->state->hub.stop();
+  impl_->work.reset();
   lock.lock();
   // Sessions close on their own (close handshakes, drains); give them a moment, then cut.
   if (!impl_->changed.wait_for(lock, std::chrono::seconds(3), [this] { return impl_->running == 0; })) {

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "maskdetect/config.hpp"
+#include "maskdetect/image_io.hpp"
 
 namespace maskdetect::server {
 
@@ -33,14 +35,18 @@ struct ServerOptions {
   int inference_workers = 2;          ///< threads with their own Detector for REST and browser-camera frames
   std::size_t max_queue = 64;         ///< frames waiting for a worker; beyond it 503
   std::string token;                  ///< non-empty: bearer token required by /api/* and /metrics
-  std::size_t body_limit_bytes = std::size_t{8} << 20;  ///< request body and WebSocket message limit
-  std::chrono::milliseconds read_timeout{10000};        ///< to read one HTTP request (also keep-alive idle)
-  std::chrono::milliseconds idle_timeout{60000};        ///< WebSocket without any traffic (pings included)
-  std::size_t max_sessions = 64;                        ///< open connections (HTTP, WebSocket, MJPEG)
-  double max_fps = 30.0;                                ///< frames per second per WebSocket / MJPEG session; 0: no cap
-  double source_fps = 15.0;                             ///< cap on the rate a server source is processed at; 0: no cap
-  int jpeg_quality = 80;                                ///< annotated JPEGs (MJPEG, ?annotated=1)
-  bool log_requests = false;                            ///< one stderr line per HTTP request
+  std::size_t body_limit_bytes = std::size_t{8} << 20;      ///< request body and WebSocket message limit
+  std::chrono::milliseconds read_timeout{10000};            ///< to read one HTTP request, body included
+  std::chrono::milliseconds header_timeout{5000};           ///< to read a request's header (also keep-alive idle)
+  std::chrono::milliseconds idle_timeout{60000};            ///< WebSocket without any traffic (pings included)
+  std::chrono::milliseconds drain_timeout{10000};           ///< on stop: time to answer requests already read
+  std::size_t max_sessions = 64;                            ///< open connections (HTTP, WebSocket, MJPEG)
+  std::size_t max_sessions_per_client = 16;                 ///< open connections from one client address
+  std::uint64_t max_image_pixels = kDefaultMaxImagePixels;  ///< width x height of an image sent, from its header
+  double max_fps = 30.0;      ///< frames per second per WebSocket / MJPEG session; 0: no cap
+  double source_fps = 15.0;   ///< cap on the rate a server source is processed at; 0: no cap
+  int jpeg_quality = 80;      ///< annotated JPEGs (MJPEG, ?annotated=1)
+  bool log_requests = false;  ///< one stderr line per HTTP request
   /// Monitoring (issue 12): the events served under /api/v1/events (null: none). Owned with the caller.
   std::shared_ptr<EventStore> events;
 };
@@ -66,8 +72,9 @@ class Server {
   [[nodiscard]] const ServerOptions& options() const noexcept;
   /// The document of GET /api/v1/stats (for MQTT statistics).
   [[nodiscard]] std::string stats_json() const;
-  /// Begins a graceful stop from any thread (also from a completion handler): stops accepting and
-  /// closes every session (WebSockets with a "going away" close frame). Returns at once.
+  /// Begins a graceful stop from any thread (also from a completion handler): stops accepting, closes idle
+  /// sessions (WebSockets with a "going away" close frame) and lets every request already received be
+  /// answered (wait() bounds it by drain_timeout). Returns at once.
   void request_stop();
   /// Blocks until a requested stop has completed and every thread has been joined.
   void wait();

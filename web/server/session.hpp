@@ -7,7 +7,10 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -28,9 +31,24 @@ using Request = http::request<http::string_body>;
 /// Logs a failed operation, unless it is a normal ending (closed stream, cancelled on stop, timeout).
 void fail(beast::error_code ec, std::string_view what);
 
-/// Starts an HTTP session on an accepted socket (whose executor is its strand). `over_capacity`: the
-/// session answers 503 too_many_sessions to its first request and closes.
-void start_http_session(tcp::socket socket, std::shared_ptr<ServerState> state, bool over_capacity);
+/// Starts an HTTP session on an accepted socket (whose executor is its strand). `admission` other than ok:
+/// the session holds no slot, reads one request header within header_timeout, answers /healthz or 503
+/// too_many_sessions, and closes.
+void start_http_session(tcp::socket socket, std::shared_ptr<ServerState> state, SessionSlot slot,
+                        ServerState::Admission admission);
+
+/// Why image bytes from the network are refused before decoding: the HTTP status, the error code, a message.
+struct ImageRejection {
+  unsigned status = 400;
+  std::string_view code;
+  std::string message;
+};
+
+/// Checks image bytes from a client (REST body, WebSocket frame) on their header: 415
+/// unsupported_image_format (not JPEG, PNG or WebP), 413 image_too_large (over max_pixels), 400 bad_image
+/// (malformed header); nullopt when they may be decoded. Cheap: no decoding.
+[[nodiscard]] std::optional<ImageRejection> check_image_bytes(const std::string& bytes, std::string_view name,
+                                                              std::uint64_t max_pixels);
 
 /// Which WebSocket endpoint was asked for.
 struct WebSocketRoute {

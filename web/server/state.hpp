@@ -11,6 +11,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "http_parse.hpp"
 #include "inference_pool.hpp"
 #include "server.hpp"
 #include "stats.hpp"
@@ -38,6 +39,7 @@ struct ServerState {
   StreamHub hub;
   std::atomic<bool> stopping{false};
   std::atomic<std::size_t> sessions{0};  ///< all connections that hold a SessionSlot
+  std::atomic<std::size_t> overflow{0};  ///< connections over a cap, served one short answer (503, /healthz)
   std::atomic<std::size_t> websocket_sessions{0};
   std::atomic<std::size_t> mjpeg_viewers{0};
 
@@ -46,6 +48,15 @@ struct ServerState {
   void untrack(std::uint64_t key);
   /// Asks every live session to close.
   void shutdown_all();
+  /// Sessions registered and not yet destroyed.
+  [[nodiscard]] std::size_t live_sessions();
+
+  /// Why a connection gets no SessionSlot.
+  enum class Admission { ok, server_full, client_full };
+  /// Counts a new connection from `client` against max_sessions and max_sessions_per_client, unless over one.
+  [[nodiscard]] Admission admit(const std::string& client);
+  /// Undoes an admit() that returned ok.
+  void release(const std::string& client);
 
   [[nodiscard]] Gauges gauges() const;
   [[nodiscard]] float default_threshold() const noexcept { return options.config.detector.score_threshold; }
@@ -54,24 +65,25 @@ struct ServerState {
   std::mutex registry_mutex_;
   std::uint64_t next_key_ = 1;
   std::unordered_map<std::uint64_t, std::weak_ptr<Session>> registry_;
+  std::mutex clients_mutex_;
+  std::unordered_map<std::string, std::size_t> clients_;  ///< open sessions per client address
 };
 
-/// Counts one connection against ServerOptions::max_sessions for as long as it lives. Movable (an HTTP
-/// session hands its slot to the WebSocket session it upgrades to).
+/// One connection admitted by ServerState::admit, released when the slot dies. Movable (an HTTP session hands
+/// its slot to the WebSocket session it upgrades to).
 class SessionSlot {
  public:
   SessionSlot() = default;
-  explicit SessionSlot(std::shared_ptr<ServerState> state) : state_(std::move(state)) {
-    if (state_) ++state_->sessions;
-  }
-  ~SessionSlot() {
-    if (state_) --state_->sessions;
-  }
+  /// Adopts an admission that returned ok for `client`.
+  SessionSlot(std::shared_ptr<ServerState> state, std::string client)
+      : state_(std::move(state)), client_(std::move(client)) {}
+  ~SessionSlot() { reset(); }
   SessionSlot(SessionSlot&& other) noexcept = default;
   SessionSlot& operator=(SessionSlot&& other) noexcept {
     if (this != &other) {
-      if (state_) --state_->sessions;
+      reset();
       state_ = std::move(other.state_);
+      client_ = std::move(other.client_);
     }
     return *this;
   }
@@ -79,34 +91,13 @@ class SessionSlot {
   SessionSlot& operator=(const SessionSlot&) = delete;
 
  private:
-  std::shared_ptr<ServerState> state_;
-};
-
-/// A request target split into a percent-decoded path and query parameters.
-struct Target {
-  std::string path;
-  std::unordered_map<std::string, std::string> query;
-  [[nodiscard]] std::string param(const std::string& key) const {
-    const auto it = query.find(key);
-    return it == query.end() ? std::string() : it->second;
+  void reset() noexcept {
+    if (state_) state_->release(client_);
+    state_.reset();
   }
+  std::shared_ptr<ServerState> state_;
+  std::string client_;
 };
-
-/// Parses an origin-form target. False for a malformed one: not starting with '/', a bad %-escape, a NUL or
-/// backslash, or a ".." path segment (no path traversal, escaped or not).
-[[nodiscard]] bool parse_target(std::string_view raw, Target& target);
-
-/// {"error": {"status": 404, "code": "not_found", "message": "..."}}
-[[nodiscard]] std::string error_json(unsigned status, std::string_view code, std::string_view message);
-
-/// Constant-time comparison of a presented token with the configured one; true when no token is configured.
-/// `authorization` is the Authorization header ("Bearer <token>"); `query_token` the ?token= parameter
-/// (browsers cannot set headers on a WebSocket or an <img>).
-[[nodiscard]] bool authorized(const ServerOptions& options, std::string_view authorization,
-                              std::string_view query_token) noexcept;
-
-/// A threshold parameter: empty text gives `fallback`; false for a value that is not a number in [0, 1].
-[[nodiscard]] bool parse_threshold(const std::string& text, float fallback, float& out);
 
 /// One stderr line, serialised with other log lines.
 void log_line(const std::string& line);

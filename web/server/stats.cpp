@@ -112,7 +112,7 @@ std::string Stats::to_json(const Gauges& gauges) const {
     doc["sources"].push_back(std::move(source));
   }
   doc["total"] = {{"frames", frames}, {"faces", faces_json(faces)}, {"compliance", optional_json(compliance(faces))}};
-  return doc.dump();
+  return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string Stats::to_prometheus(const Gauges& gauges) const {

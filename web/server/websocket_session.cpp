@@ -7,6 +7,7 @@
 #include <chrono>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -21,6 +22,7 @@
 
 #include "maskdetect/detector.hpp"
 #include "maskdetect/error.hpp"
+#include "maskdetect/image_io.hpp"
 #include "maskdetect/json.hpp"
 #include "maskdetect/version.hpp"
 #include "session.hpp"
@@ -121,12 +123,9 @@ class WebSocketSession : public Session, public std::enable_shared_from_this<Web
   }
 
   void on_text(const std::string& text) {
-    const nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
-    float threshold = 0.0f;
-    if (doc.is_discarded() || !doc.is_object() || !doc.contains("threshold") || !doc["threshold"].is_number() ||
-        !parse_threshold(fmt::format("{}", doc["threshold"].get<double>()), 0.0f, threshold)) {
-      return send(error_message(400, "bad_message", "expected {\"threshold\": x} with x in [0, 1]"));
-    }
+    const std::optional<float> parsed = parse_control_message(text);
+    if (!parsed) return send(error_message(400, "bad_message", "expected {\"threshold\": x} with x in [0, 1]"));
+    const float threshold = *parsed;
     if (route_.camera) {
       threshold_ = threshold;
     } else {
@@ -149,8 +148,15 @@ class WebSocketSession : public Session, public std::enable_shared_from_this<Web
     last_frame_ = now;
     ++frames_accepted_;
     const std::int64_t index = frame_index_++;
+    std::string bytes = beast::buffers_to_string(buffer_.data());
+    buffer_.consume(buffer_.size());
+    // Format and size from the header: nothing refused takes a worker or a decoder.
+    if (auto rejection = check_image_bytes(bytes, fmt::format("frame {}", index), state_->options.max_image_pixels)) {
+      send(error_message(rejection->status, rejection->code, rejection->message));
+      return do_read();
+    }
     auto self = shared_from_this();
-    auto job = [self, bytes = beast::buffers_to_string(buffer_.data()), threshold = threshold_, index,
+    auto job = [self, bytes = std::move(bytes), threshold = threshold_, index,
                 started = now](Detector& detector) mutable {
       Message reply = self->detect(detector, bytes, threshold, index, started);
       net::post(self->ws_.get_executor(), [self, m = std::move(reply)]() mutable {
@@ -158,7 +164,6 @@ class WebSocketSession : public Session, public std::enable_shared_from_this<Web
         if (!self->closing_) self->do_read();
       });
     };
-    buffer_.consume(buffer_.size());
     if (!state_->pool.submit(std::move(job))) {
       send(error_message(503, "busy", "the inference queue is full; frame dropped"));
       do_read();
@@ -169,15 +174,16 @@ class WebSocketSession : public Session, public std::enable_shared_from_this<Web
   Message detect(Detector& detector, std::string& bytes, float threshold, std::int64_t index,
                  Clock::time_point started) {
     try {
-      const cv::Mat data(1, static_cast<int>(bytes.size()), CV_8UC1, bytes.data());
-      const cv::Mat image = cv::imdecode(data, cv::IMREAD_COLOR);
-      if (image.empty()) return error_message(400, "bad_image", "the frame is not a decodable JPEG or PNG image");
+      const cv::Mat image =
+          decode_image({reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()},
+                       fmt::format("frame {}", index), ImageLimits::network(state_->options.max_image_pixels));
       detector.set_face_threshold(threshold);
       const FrameResult result = detector.detect(image);
       state_->stats.add_frame(0, result, std::chrono::duration<double, std::milli>(Clock::now() - started).count());
       return make_message(to_json(result, FrameInfo{.image = {}, .frame = index}));
     } catch (const Error& e) {
-      return error_message(e.code() == Errc::bad_input ? 400 : 500, to_string(e.code()), e.what());
+      const bool bad = e.code() == Errc::bad_input;
+      return error_message(bad ? 400 : 500, bad ? "bad_image" : to_string(e.code()), e.what());
     } catch (const std::exception& e) {
       return error_message(500, "internal", e.what());
     }

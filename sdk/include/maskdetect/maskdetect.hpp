@@ -21,6 +21,7 @@
 #include "maskdetect/detector.hpp"
 #include "maskdetect/error.hpp"
 #include "maskdetect/face_detector.hpp"
+#include "maskdetect/image_io.hpp"
 #include "maskdetect/json.hpp"
 #include "maskdetect/mask_classifier.hpp"
 #include "maskdetect/models.hpp"

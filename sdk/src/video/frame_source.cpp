@@ -12,6 +12,7 @@
 #include <opencv2/videoio.hpp>
 
 #include "maskdetect/error.hpp"
+#include "maskdetect/image_io.hpp"
 
 namespace fs = std::filesystem;
 
@@ -42,7 +43,11 @@ class ImageListSource final : public FrameSource {
     frame.path = path;
     frame.name = path.filename().string();
     ++next_;
-    frame.bgr = cv::imread(path.string(), cv::IMREAD_COLOR);
+    try {
+      frame.bgr = read_image(path);  // format and pixel cap checked on the header first
+    } catch (const Error&) {
+      frame.bgr.release();
+    }
     return frame.bgr.empty() ? ReadStatus::unreadable : ReadStatus::ok;
   }
   SourceKind kind() const override { return SourceKind::images; }
@@ -258,8 +263,11 @@ std::unique_ptr<FrameSource> open_frame_source(const std::string& spec) {
   }
   if (is_image_file(path)) {
     // A single image: an unreadable one is an error at once.
-    if (cv::imread(spec, cv::IMREAD_COLOR).empty())
-      throw Error(Errc::bad_input, fmt::format("cannot read image '{}': not a decodable image", spec));
+    try {
+      (void)read_image(path);
+    } catch (const Error& e) {
+      throw Error(e.code(), fmt::format("cannot read image: {}", e.what()));
+    }
     return open_image_list({path}, "image '" + spec + "'");
   }
   cv::VideoCapture capture;
