@@ -1,5 +1,9 @@
 #include "app/config_options.hpp"
 
+#include <cstdio>
+
+#include <fmt/format.h>
+
 #include "maskdetect/error.hpp"
 
 namespace maskdetect::app {
@@ -30,8 +34,15 @@ DetectorBackend parse_backend(const std::string& name) {
 bool given(const CLI::Option* option) { return option != nullptr && option->count() > 0; }
 }  // namespace
 
+std::string detector_note(const PresetChoice& choice) {
+  std::string note = fmt::format("detector: {}", choice.description);
+  if (choice.fallback) note += fmt::format("; for YuNet (finds about twice the small faces) run: {}", choice.hint);
+  return note;
+}
+
 Config resolve_config(const ConfigOptions& options) {
-  Config config = preset(options.preset);
+  const PresetChoice choice = resolve_preset(options.preset);
+  Config config = choice.config;
   if (!options.config_file.empty()) config = load_config(options.config_file, config);
   if (!options.detector.empty()) {
     const DetectorBackend backend = parse_backend(options.detector);
@@ -47,6 +58,16 @@ Config resolve_config(const ConfigOptions& options) {
   if (given(options.tiles_opt)) config.detector.tiles = options.tiles;
   if (given(options.threads_opt)) config.threads = options.threads;
   validate(config);
+  // Say once per process which detector runs and why (the SDK does not print).
+  static bool announced = false;
+  if (!announced) {
+    announced = true;
+    const std::string note = config.detector.backend == choice.config.detector.backend
+                                 ? detector_note(choice)
+                                 : fmt::format("detector: {} (set by --detector or --config over the {} preset)",
+                                               to_string(config.detector.backend), options.preset);
+    std::fprintf(stderr, "%s\n", note.c_str());
+  }
   return config;
 }
 

@@ -28,7 +28,11 @@ struct ConfigOptions {
 /// Adds --config, --preset, --detector, --input-size, --face-threshold, --tiles, --threads to `app`.
 void add_config_options(CLI::App& app, ConfigOptions& options);
 
-/// Preset, then the config file over it, then the flags given; validated once. Throws Error.
+/// Preset, then the config file over it, then the flags given; validated once. The first call in a
+/// process says on stderr which face detector runs and why (detector_note). Throws Error.
 [[nodiscard]] Config resolve_config(const ConfigOptions& options);
+
+/// "detector: <which> (<why>)", with the command that gets YuNet when the preset fell back to BlazeFace.
+[[nodiscard]] std::string detector_note(const PresetChoice& choice);
 
 }  // namespace maskdetect::app
