@@ -47,10 +47,9 @@ Config resolve_config(const ConfigOptions& options) {
   if (!options.detector.empty()) {
     const DetectorBackend backend = parse_backend(options.detector);
     if (backend != config.detector.backend) {
-      // Input size and tiling tuned for another back end do not apply to this one (the flags set them).
-      config.detector.backend = backend;
-      config.detector.input_size = 0;
+      // Input size, tiling and box calibration tuned for another back end do not apply to this one.
       config.detector.tiles = 1;
+      apply_tuning(config.detector, backend);
     }
   }
   if (given(options.input_size_opt)) config.detector.input_size = options.input_size;

@@ -58,7 +58,10 @@ class YuNetDetector final : public FaceDetector {
     // A small trial size; the real one is set per frame.
     size_ = cv::Size(160, 120);
     try {
-      net_ = cv::FaceDetectorYN::create(file, "", size_, score_threshold_, config.nms_threshold, kTopK);
+      // top_k bounds the NMS work: at a low score threshold YuNet has thousands of candidates per frame
+      // (about 1,600 kept per andrewmvd image at 0.1), and NMS over all of them cost more than the network.
+      net_ = cv::FaceDetectorYN::create(file, "", size_, score_threshold_, config.nms_threshold,
+                                        config.max_faces > 0 ? config.max_faces : kTopK);
     } catch (const cv::Exception& e) {
       throw_load_error(file, e);
     }

@@ -78,6 +78,10 @@ struct PresetChoice {
   std::string hint;
 };
 
+/// Switches `detector` to `backend` with the presets' tuning for it: input size, tiles 1, max_faces and
+/// the box calibration fitted for that back end. Threshold, NMS and model are left as they are.
+void apply_tuning(DetectorConfig& detector, DetectorBackend backend);
+
 /// preset(name) with the reason for its detector. "default" looks YuNet's model up in the model search
 /// path (models.hpp) each time it is called. Throws Error(invalid_config) for an unknown name.
 [[nodiscard]] PresetChoice resolve_preset(std::string_view name);
