@@ -46,6 +46,7 @@ int run_serve(const ServeOptions& o, const app::ConfigOptions& config_options) {
   server::parse_listen(o.listen, options);
   options.sources = o.sources;
   options.config = app::resolve_config(config_options);
+  app::announce_detector();
   options.token = o.token;
   options.io_threads = o.io_threads;
   options.inference_workers = o.workers;

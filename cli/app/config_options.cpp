@@ -34,6 +34,20 @@ DetectorBackend parse_backend(const std::string& name) {
 bool given(const CLI::Option* option) { return option != nullptr && option->count() > 0; }
 }  // namespace
 
+namespace {
+std::string& pending_note() {
+  static std::string note;
+  return note;
+}
+}  // namespace
+
+void announce_detector() {
+  static bool announced = false;
+  if (announced || pending_note().empty()) return;
+  announced = true;
+  std::fprintf(stderr, "%s\n", pending_note().c_str());
+}
+
 std::string detector_note(const PresetChoice& choice) {
   std::string note = fmt::format("detector: {}", choice.description);
   if (choice.fallback) note += fmt::format("; for YuNet (finds about twice the small faces) run: {}", choice.hint);
@@ -57,16 +71,12 @@ Config resolve_config(const ConfigOptions& options) {
   if (given(options.tiles_opt)) config.detector.tiles = options.tiles;
   if (given(options.threads_opt)) config.threads = options.threads;
   validate(config);
-  // Say once per process which detector runs and why (the SDK does not print).
-  static bool announced = false;
-  if (!announced) {
-    announced = true;
-    const std::string note = config.detector.backend == choice.config.detector.backend
-                                 ? detector_note(choice)
-                                 : fmt::format("detector: {} (set by --detector or --config over the {} preset)",
-                                               to_string(config.detector.backend), options.preset);
-    std::fprintf(stderr, "%s\n", note.c_str());
-  }
+  // Which detector runs and why, said once by announce_detector() once the models are loaded (so that an
+  // error stays the first line on stderr).
+  pending_note() = config.detector.backend == choice.config.detector.backend
+                       ? detector_note(choice)
+                       : fmt::format("detector: {} (set by --detector or --config over the {} preset)",
+                                     to_string(config.detector.backend), options.preset);
   return config;
 }
 

@@ -28,9 +28,14 @@ struct ConfigOptions {
 /// Adds --config, --preset, --detector, --input-size, --face-threshold, --tiles, --threads to `app`.
 void add_config_options(CLI::App& app, ConfigOptions& options);
 
-/// Preset, then the config file over it, then the flags given; validated once. The first call in a
-/// process says on stderr which face detector runs and why (detector_note). Throws Error.
+/// Preset, then the config file over it, then the flags given; validated once. Remembers which face
+/// detector runs and why, for announce_detector(). Throws Error.
 [[nodiscard]] Config resolve_config(const ConfigOptions& options);
+
+/// Says on stderr, once per process, which detector the last resolve_config chose and why (with the
+/// command that gets YuNet when the default preset fell back to BlazeFace). Commands call it once their
+/// models are loaded, so that an error stays the first line on stderr.
+void announce_detector();
 
 /// "detector: <which> (<why>)", with the command that gets YuNet when the preset fell back to BlazeFace.
 [[nodiscard]] std::string detector_note(const PresetChoice& choice);
