@@ -145,6 +145,7 @@ int run_eval(const EvalOptions& options, const app::ConfigOptions& config_option
     const ModelCard card = load_model_card(config.classifier.card.empty() ? find_model(kClassifierCardFile)
                                                                           : fs::path(config.classifier.card));
     info.system = describe(config, card, run_threshold);
+    app::announce_detector();
     watch.restart();
     const auto results = eval::run_detector(dataset.samples, config, run_threshold, options.workers, on_progress);
     info.seconds = watch.elapsed_ms() / 1000.0;

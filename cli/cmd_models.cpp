@@ -18,7 +18,9 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "app/config_options.hpp"
 #include "commands.hpp"
+#include "maskdetect/config.hpp"
 #include "maskdetect/error.hpp"
 #include "maskdetect/models.hpp"
 
@@ -272,6 +274,7 @@ int run_list() {
     text += fmt::format("  {:<10} {:<36} {}\n", model.name, model.file_name, locate(model.file_name));
     if (!model.description.empty()) text += fmt::format("  {:<10} {} ({})\n", "", model.description, model.license);
   }
+  text += fmt::format("\nthe default preset: {}\n", app::detector_note(resolve_preset("default")));
   std::fputs(text.c_str(), stdout);
   return kExitOk;
 }

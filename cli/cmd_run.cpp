@@ -151,6 +151,7 @@ int run_run(const RunOptions& options, const app::ConfigOptions& config_options)
     throw Error(Errc::bad_input, "--show needs a display (DISPLAY is not set)");
 
   Detector detector(config);
+  app::announce_detector();
 
   const StopSignals signals;
   app::RunSummary summary;

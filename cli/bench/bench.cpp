@@ -361,7 +361,7 @@ std::vector<CaseResult> run_bench(const BenchOptions& options) {
     if (!options.yunet.empty()) yunet.detector.model = options.yunet;
     Config back = preset("default");
     back.classifier = options.classifier;
-    back.detector.backend = DetectorBackend::blazeface_back;
+    apply_tuning(back.detector, DetectorBackend::blazeface_back);  // preset("default") may be YuNet
     back.detector.tiles = 2;
     run_case("crowd", set,
              {{"crowd", yunet, "yunet 640"}, {"crowd_blazeface_tiles", back, "blazeface_back 256, 2x2 tiles + full"}});

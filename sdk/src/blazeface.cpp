@@ -173,15 +173,6 @@ namespace {
 
 constexpr float kTileOverlap = 0.25f;
 
-// Box fit, measured (tests/tools/detector_recall --sweep, all 853 andrewmvd images, score 0.5): the boxes
-// as decoded give recall@IoU0.5 .424 (back) and .134 (front). The best fixed rescale/shift of a grid
-// (w x{0.8..1}, h x{0.8..1.3}, shift {-0.05..+0.2} h) gains under one point and in opposite directions for
-// the two models (back: h x1.1 shifted down 0.1 h -> .433; front: w,h x0.9 shifted down 0.05 h -> .140).
-// That is within noise, so the boxes are kept as the network gives them (scale 1, shift 0).
-constexpr float kBoxScaleW = 1.0f;
-constexpr float kBoxScaleH = 1.0f;
-constexpr float kBoxShiftY = 0.0f;  // fraction of the box height, + = down
-
 class BlazeFaceDetector final : public FaceDetector {
  public:
   BlazeFaceDetector(const DetectorConfig& config, const std::filesystem::path& model, bool back)
@@ -191,6 +182,7 @@ class BlazeFaceDetector final : public FaceDetector {
         nms_threshold_(config.nms_threshold),
         tiles_(back ? std::max(config.tiles, 1) : 1),
         min_face_px_(config.min_face_px),
+        calibration_(config),
         anchors_(blazeface_anchors()) {
     if (config.input_size != 0 && config.input_size != input_size_)
       throw Error(Errc::invalid_config,
@@ -249,7 +241,7 @@ class BlazeFaceDetector final : public FaceDetector {
     faces.reserve(merged.size());
     const cv::Rect2f frame(0.0f, 0.0f, static_cast<float>(bgr.cols), static_cast<float>(bgr.rows));
     for (const FaceCandidate& c : merged) {
-      FaceBox face = to_face(c);
+      FaceBox face = to_face(c, calibration_);
       face.box &= frame;
       if (face.box.empty()) continue;
       if (std::max(face.box.width, face.box.height) < min_face_px_) continue;
@@ -323,13 +315,10 @@ class BlazeFaceDetector final : public FaceDetector {
     for (cv::Point2f& k : c.keypoints) k = letterbox_to_frame(lb, k);
   }
 
-  static FaceBox to_face(const FaceCandidate& c) {
+  // The box calibrated to the datasets' annotation style (DetectorConfig::box_*; docs/results.md).
+  static FaceBox to_face(const FaceCandidate& c, const DetectorConfig& calibration) {
     FaceBox face;
-    const float w = c.box.width * kBoxScaleW;
-    const float h = c.box.height * kBoxScaleH;
-    const float cx = c.box.x + 0.5f * c.box.width;
-    const float cy = c.box.y + 0.5f * c.box.height + kBoxShiftY * c.box.height;
-    face.box = cv::Rect2f(cx - 0.5f * w, cy - 0.5f * h, w, h);
+    face.box = calibrate_box(c.box, calibration);
     face.score = c.score;
     face.landmarks.assign(c.keypoints.begin(), c.keypoints.end());
     return face;
@@ -341,6 +330,7 @@ class BlazeFaceDetector final : public FaceDetector {
   float nms_threshold_;
   int tiles_;
   float min_face_px_;
+  DetectorConfig calibration_;  // only its box_* fields are used
   std::vector<cv::Point2f> anchors_;
   cv::dnn::Net net_;
   std::vector<cv::String> out_names_;

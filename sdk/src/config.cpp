@@ -12,6 +12,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "maskdetect/error.hpp"
+#include "maskdetect/models.hpp"
 
 namespace maskdetect {
 namespace {
@@ -78,6 +79,16 @@ std::optional<std::pair<std::string, std::string>> first_problem(const Config& c
     return std::pair{"detector.tiles", std::string("tiling is only available with backend blazeface_back")};
   if (!std::isfinite(d.min_face_px) || d.min_face_px < 0.0f)
     return std::pair{"detector.min_face_px", fmt::format("{} is negative", d.min_face_px)};
+  if (d.max_faces < 0 || d.max_faces > 100000)
+    return std::pair{"detector.max_faces", fmt::format("{} is not in 0..100000 (0 = no cap)", d.max_faces)};
+  for (const auto& [key, value] :
+       {std::pair{"detector.box_scale_x", d.box_scale_x}, {"detector.box_scale_y", d.box_scale_y}})
+    if (!std::isfinite(value) || value <= 0.0f || value > 4.0f)
+      return std::pair{std::string(key), fmt::format("{} is not in (0, 4]", value)};
+  for (const auto& [key, value] :
+       {std::pair{"detector.box_shift_x", d.box_shift_x}, {"detector.box_shift_y", d.box_shift_y}})
+    if (!std::isfinite(value) || value < -1.0f || value > 1.0f)
+      return std::pair{std::string(key), fmt::format("{} is not in [-1, 1]", value)};
   if (d.backend == DetectorBackend::yunet) {
     if (d.input_size != 0 && (d.input_size < 64 || d.input_size > 4096))
       return std::pair{"detector.input_size", fmt::format("{} is not 0 (default 640) or in 64..4096", d.input_size)};
@@ -109,6 +120,15 @@ void apply_detector(std::string_view origin, const YAML::Node& map, DetectorConf
                     const std::filesystem::path& base_dir) {
   expect_map(origin, map, "detector");
   std::set<std::string> seen;
+  // A file that changes the back end gets that back end's tuning (input size, max_faces, box calibration)
+  // first; the other keys of the file then apply over it, whatever their order.
+  if (const YAML::Node backend = map["backend"]; backend) {
+    const DetectorBackend chosen = parse_backend(origin, backend, "detector.backend");
+    if (chosen != d.backend) {
+      d.tiles = 1;
+      apply_tuning(d, chosen);
+    }
+  }
   for (const auto& item : map) {
     const auto key = key_of(origin, item.first, "detector.", seen);
     const auto full = "detector." + key;
@@ -127,10 +147,20 @@ void apply_detector(std::string_view origin, const YAML::Node& map, DetectorConf
       d.tiles = read_value<int>(origin, v, full, "an integer");
     else if (key == "min_face_px")
       d.min_face_px = read_value<float>(origin, v, full, "a number");
+    else if (key == "max_faces")
+      d.max_faces = read_value<int>(origin, v, full, "an integer");
+    else if (key == "box_scale_x")
+      d.box_scale_x = read_value<float>(origin, v, full, "a number");
+    else if (key == "box_scale_y")
+      d.box_scale_y = read_value<float>(origin, v, full, "a number");
+    else if (key == "box_shift_x")
+      d.box_shift_x = read_value<float>(origin, v, full, "a number");
+    else if (key == "box_shift_y")
+      d.box_shift_y = read_value<float>(origin, v, full, "a number");
     else
       config_error(origin, item.first, full,
                    "unknown key (known: backend, model, input_size, score_threshold, nms_threshold, tiles, "
-                   "min_face_px)");
+                   "min_face_px, max_faces, box_scale_x, box_scale_y, box_shift_x, box_shift_y)");
   }
 }
 
@@ -160,22 +190,103 @@ std::string_view to_string(DetectorBackend backend) noexcept {
 
 std::vector<std::string> preset_names() { return {"default", "webcam", "crowd"}; }
 
-Config preset(std::string_view name) {
-  Config config;
-  if (name == "default") return config;
+namespace {
+
+// Caps the faces classified per frame (docs/performance.md, "Classify only the faces that can matter").
+constexpr int kMaxFaces = 100;
+
+// YuNet 2022mar as the presets use it. Input size and box calibration: docs/results.md (measured on
+// andrewmvd; the box fit was learned on models/splits/andrewmvd_train.txt only).
+void use_yunet(DetectorConfig& d, int long_side) {
+  d.backend = DetectorBackend::yunet;
+  d.input_size = long_side;
+  d.max_faces = kMaxFaces;
+  // Fitted on andrewmvd_train.txt (2,429 matched faces): recall at IoU .75 of matched faces .14 -> .61.
+  d.box_scale_x = 1.0f;
+  d.box_scale_y = 0.925f;
+  d.box_shift_x = 0.02f;
+  d.box_shift_y = 0.125f;
+}
+
+void use_blazeface_back(DetectorConfig& d) {
+  d.backend = DetectorBackend::blazeface_back;
+  d.input_size = 0;
+  d.max_faces = kMaxFaces;
+  // Fitted on andrewmvd_train.txt (1,371 matched faces): recall at IoU .75 of matched faces .38 -> .47.
+  d.box_scale_x = 0.975f;
+  d.box_scale_y = 1.075f;
+  d.box_shift_x = 0.02f;
+  d.box_shift_y = 0.05f;
+}
+
+void use_blazeface_front(DetectorConfig& d) {
+  d.backend = DetectorBackend::blazeface_front;
+  d.input_size = 0;
+  d.max_faces = kMaxFaces;  // box calibration not fitted (it finds too few andrewmvd faces to fit on)
+  d.box_scale_x = 1.0f;
+  d.box_scale_y = 1.0f;
+  d.box_shift_x = 0.0f;
+  d.box_shift_y = 0.0f;
+}
+
+constexpr int kDefaultYuNetSide = 640;
+constexpr int kCrowdYuNetSide = 640;  // 960 and 1280 lose large faces (docs/results.md)
+
+}  // namespace
+
+void apply_tuning(DetectorConfig& detector, DetectorBackend backend) {
+  switch (backend) {
+    case DetectorBackend::blazeface_front:
+      use_blazeface_front(detector);
+      return;
+    case DetectorBackend::blazeface_back:
+      use_blazeface_back(detector);
+      return;
+    case DetectorBackend::yunet:
+      use_yunet(detector, kDefaultYuNetSide);
+      return;
+  }
+}
+
+PresetChoice resolve_preset(std::string_view name) {
+  PresetChoice choice;
+  DetectorConfig& d = choice.config.detector;
+  if (name == "default") {
+    // The best detector that is installed: YuNet when its model is on the search path (it is not in any
+    // package registry, so a fresh install may lack it), BlazeFace back otherwise.
+    try {
+      const std::filesystem::path yunet = find_model(kYuNetFile);
+      use_yunet(d, kDefaultYuNetSide);
+      choice.description = fmt::format("YuNet 2022mar (long side {}): {} found in {}", d.input_size, kYuNetFile,
+                                       yunet.parent_path().string());
+    } catch (const Error& e) {
+      if (e.code() != Errc::model_not_found) throw;
+      use_blazeface_back(d);
+      choice.description = fmt::format(
+          "BlazeFace back (256x256): {} is not on the model search path, so the default preset uses "
+          "the weaker detector",
+          kYuNetFile);
+      choice.fallback = true;
+      choice.hint = "maskdetect models fetch yunet";
+    }
+    return choice;
+  }
   if (name == "webcam") {
     // Near faces: BlazeFace front finds 95% of faces over 96 px at a quarter of the back model's cost.
-    config.detector.backend = DetectorBackend::blazeface_front;
-    return config;
+    use_blazeface_front(d);
+    choice.description = "BlazeFace front (128x128): the webcam preset";
+    return choice;
   }
   if (name == "crowd") {
-    // Small faces: YuNet at 640 long side has the best recall measured on andrewmvd (docs/detectors.md).
-    config.detector.backend = DetectorBackend::yunet;
-    config.detector.input_size = 640;
-    return config;
+    // Small faces: YuNet has the best recall measured on andrewmvd (docs/results.md).
+    use_yunet(d, kCrowdYuNetSide);
+    choice.description = fmt::format("YuNet 2022mar (long side {}): the crowd preset", d.input_size);
+    return choice;
   }
   throw Error(Errc::invalid_config, fmt::format("unknown preset '{}' (known: default, webcam, crowd)", name));
 }
+
+Config preset(std::string_view name) { return resolve_preset(name).config; }
 
 Config parse_config(std::string_view yaml, std::string_view origin, const Config& base,
                     const std::filesystem::path& base_dir) {
@@ -236,6 +347,11 @@ std::string to_yaml(const Config& config) {
   out << YAML::Key << "nms_threshold" << YAML::Value << config.detector.nms_threshold;
   out << YAML::Key << "tiles" << YAML::Value << config.detector.tiles;
   out << YAML::Key << "min_face_px" << YAML::Value << config.detector.min_face_px;
+  out << YAML::Key << "max_faces" << YAML::Value << config.detector.max_faces;
+  out << YAML::Key << "box_scale_x" << YAML::Value << config.detector.box_scale_x;
+  out << YAML::Key << "box_scale_y" << YAML::Value << config.detector.box_scale_y;
+  out << YAML::Key << "box_shift_x" << YAML::Value << config.detector.box_shift_x;
+  out << YAML::Key << "box_shift_y" << YAML::Value << config.detector.box_shift_y;
   out << YAML::EndMap;
   out << YAML::Key << "classifier" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "card" << YAML::Value << config.classifier.card;

@@ -93,6 +93,10 @@ FrameResult Detector::detect(const cv::Mat& bgr) {
   if (min_px > 0.0f) {
     std::erase_if(found, [min_px](const FaceBox& f) { return std::max(f.box.width, f.box.height) < min_px; });
   }
+  // Classify only the faces that can matter: the highest-scoring max_faces (found is sorted by score).
+  const int max_faces = impl_->config.detector.max_faces;
+  if (max_faces > 0 && found.size() > static_cast<std::size_t>(max_faces))
+    found.resize(static_cast<std::size_t>(max_faces));
   result.times.detect_ms = ms_since(start);
   self.classify(bgr, found, result);
   return result;

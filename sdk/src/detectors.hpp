@@ -25,6 +25,15 @@ namespace maskdetect::detail {
 [[nodiscard]] std::unique_ptr<FaceDetector> make_yunet_detector(const DetectorConfig& config,
                                                                 const std::filesystem::path& model);
 
+/// `box` calibrated by config.box_scale_x/y (about its centre) and box_shift_x/y (fractions of its size).
+[[nodiscard]] inline cv::Rect2f calibrate_box(const cv::Rect2f& box, const DetectorConfig& config) noexcept {
+  const float w = box.width * config.box_scale_x;
+  const float h = box.height * config.box_scale_y;
+  const float cx = box.x + 0.5f * box.width + config.box_shift_x * box.width;
+  const float cy = box.y + 0.5f * box.height + config.box_shift_y * box.height;
+  return {cx - 0.5f * w, cy - 0.5f * h, w, h};
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // BlazeFace decoding.
 

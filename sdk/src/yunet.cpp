@@ -52,12 +52,16 @@ class YuNetDetector final : public FaceDetector {
   YuNetDetector(const DetectorConfig& config, const std::filesystem::path& model)
       : long_side_(config.input_size > 0 ? config.input_size : kDefaultLongSide),
         score_threshold_(config.score_threshold),
-        min_face_px_(config.min_face_px) {
+        min_face_px_(config.min_face_px),
+        calibration_(config) {
     const std::string file = model.string();
     // A small trial size; the real one is set per frame.
     size_ = cv::Size(160, 120);
     try {
-      net_ = cv::FaceDetectorYN::create(file, "", size_, score_threshold_, config.nms_threshold, kTopK);
+      // top_k bounds the NMS work: at a low score threshold YuNet has thousands of candidates per frame
+      // (about 1,600 kept per andrewmvd image at 0.1), and NMS over all of them cost more than the network.
+      net_ = cv::FaceDetectorYN::create(file, "", size_, score_threshold_, config.nms_threshold,
+                                        config.max_faces > 0 ? config.max_faces : kTopK);
     } catch (const cv::Exception& e) {
       throw_load_error(file, e);
     }
@@ -105,7 +109,8 @@ class YuNetDetector final : public FaceDetector {
     for (int i = 0; i < faces.rows; ++i) {
       const float* r = faces.ptr<float>(i);  // x, y, w, h, 5 x (x, y) landmarks, score
       FaceBox face;
-      face.box = cv::Rect2f(r[0] * sx, r[1] * sy, r[2] * sx, r[3] * sy) & frame;
+      // Calibrated to the datasets' annotation style (DetectorConfig::box_*), then clipped to the frame.
+      face.box = calibrate_box(cv::Rect2f(r[0] * sx, r[1] * sy, r[2] * sx, r[3] * sy), calibration_) & frame;
       if (face.box.empty()) continue;
       if (std::max(face.box.width, face.box.height) < min_face_px_) continue;
       face.score = std::clamp(r[14], 0.0f, 1.0f);
@@ -125,6 +130,7 @@ class YuNetDetector final : public FaceDetector {
   int long_side_;
   float score_threshold_;
   float min_face_px_;
+  DetectorConfig calibration_;  // only its box_* fields are used
   cv::Size size_;
   cv::Ptr<cv::FaceDetectorYN> net_;
   cv::Mat resized_;

@@ -1,5 +1,10 @@
 // Config: defaults, presets, YAML keys, and the errors that name the key and the file.
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <optional>
+
+#include <opencv2/core.hpp>
 
 #include <maskdetect/maskdetect.hpp>
 
@@ -102,4 +107,91 @@ TEST_CASE("load_config reads a file, resolves relative paths against it, and rou
 
   CHECK_THAT(error_text_of([&] { (void)maskdetect::load_config(dir / "missing.yaml"); }), Contains("missing.yaml"));
   std::filesystem::remove_all(dir);
+}
+
+namespace {
+
+// MASKDETECT_MODEL_DIR set for the scope of a test (it is also the user model folder then, so the
+// user's own ~/.local/share/maskdetect/models is not searched).
+class ScopedModelDir {
+ public:
+  explicit ScopedModelDir(const std::filesystem::path& dir) {
+    if (const char* old = std::getenv("MASKDETECT_MODEL_DIR")) old_ = old;
+    ::setenv("MASKDETECT_MODEL_DIR", dir.c_str(), 1);
+  }
+  ~ScopedModelDir() {
+    if (old_)
+      ::setenv("MASKDETECT_MODEL_DIR", old_->c_str(), 1);
+    else
+      ::unsetenv("MASKDETECT_MODEL_DIR");
+  }
+  ScopedModelDir(const ScopedModelDir&) = delete;
+  ScopedModelDir& operator=(const ScopedModelDir&) = delete;
+
+ private:
+  std::optional<std::string> old_;
+};
+
+}  // namespace
+
+TEST_CASE("default preset resolves to YuNet when its model is on the search path", "[config][preset]") {
+  const auto yunet = maskdetect::test::shared_dir() / "models" / "yunet_2022mar" / "face_detection_yunet_2022mar.onnx";
+  MASKDETECT_REQUIRE_DATA(yunet);
+  maskdetect::test::TempDir tmp;
+  std::filesystem::copy_file(yunet, tmp / "face_detection_yunet_2022mar.onnx");
+  const ScopedModelDir env(tmp.path());
+  const maskdetect::PresetChoice choice = maskdetect::resolve_preset("default");
+  CHECK(choice.config.detector.backend == DetectorBackend::yunet);
+  CHECK_FALSE(choice.fallback);
+  CHECK(choice.hint.empty());
+  CHECK_THAT(choice.description, Contains("YuNet") && Contains(tmp.path().string()));
+  CHECK(maskdetect::preset("default").detector.backend == DetectorBackend::yunet);
+  REQUIRE_NOTHROW(maskdetect::validate(choice.config));
+  // It loads and runs.
+  maskdetect::Detector detector(choice.config);
+  CHECK(detector.detect(cv::Mat(240, 320, CV_8UC3, cv::Scalar(90, 120, 150))).faces.empty());
+}
+
+TEST_CASE("default preset falls back to BlazeFace back with the fetch command", "[config][preset]") {
+  maskdetect::test::TempDir tmp;  // empty model folder
+  const ScopedModelDir env(tmp.path());
+  const maskdetect::PresetChoice choice = maskdetect::resolve_preset("default");
+  CHECK(choice.config.detector.backend == DetectorBackend::blazeface_back);
+  CHECK(choice.fallback);
+  CHECK(choice.hint == "maskdetect models fetch yunet");
+  CHECK_THAT(choice.description, Contains("BlazeFace back") && Contains("face_detection_yunet_2022mar.onnx"));
+  CHECK(maskdetect::preset("default").detector.backend == DetectorBackend::blazeface_back);
+}
+
+TEST_CASE("max_faces and box calibration keys are read, checked and written", "[config]") {
+  const Config c = maskdetect::parse_config(
+      "detector:\n  max_faces: 7\n  box_scale_x: 0.9\n  box_scale_y: 0.8\n  box_shift_x: 0.01\n  box_shift_y: 0.1\n",
+      "t.yaml");
+  CHECK(c.detector.max_faces == 7);
+  CHECK(c.detector.box_scale_x == Approx(0.9f));
+  CHECK(c.detector.box_scale_y == Approx(0.8f));
+  CHECK(c.detector.box_shift_x == Approx(0.01f));
+  CHECK(c.detector.box_shift_y == Approx(0.1f));
+  const Config back = maskdetect::parse_config(maskdetect::to_yaml(c), "round trip");
+  CHECK(back.detector.max_faces == 7);
+  CHECK(back.detector.box_shift_y == Approx(0.1f));
+  CHECK_THAT(error_text_of([] { (void)maskdetect::parse_config("detector:\n  box_scale_y: 0\n", "t.yaml"); }),
+             Contains("detector.box_scale_y"));
+  CHECK_THAT(error_text_of([] { (void)maskdetect::parse_config("detector:\n  max_faces: -1\n", "t.yaml"); }),
+             Contains("detector.max_faces"));
+}
+
+TEST_CASE("a config file that changes the back end gets that back end's tuning, then its own keys",
+          "[config][preset]") {
+  const Config webcam = maskdetect::preset("webcam");
+  const Config yunet = maskdetect::parse_config("detector:\n  box_shift_x: 0.0\n  backend: yunet\n", "t.yaml", webcam);
+  CHECK(yunet.detector.backend == DetectorBackend::yunet);
+  CHECK(yunet.detector.input_size == 640);
+  CHECK(yunet.detector.box_shift_y > 0.0f);           // YuNet's fitted shift
+  CHECK(yunet.detector.box_shift_x == Approx(0.0f));  // the file's key wins whatever its order
+  maskdetect::DetectorConfig d = webcam.detector;
+  maskdetect::apply_tuning(d, DetectorBackend::blazeface_back);
+  CHECK(d.backend == DetectorBackend::blazeface_back);
+  CHECK(d.input_size == 0);
+  CHECK(d.box_scale_y != Approx(1.0f));
 }

@@ -145,3 +145,39 @@ TEST_CASE("a corrupt YuNet file fails with model_load naming it, not as a newer 
   }
   fs::remove_all(dir);
 }
+
+TEST_CASE("yunet box calibration scales and shifts every box about its centre", "[yunet][data]") {
+  const fs::path model = yunet_2022mar();
+  const fs::path image =
+      maskdetect::test::shared_dir() / "datasets/detection/andrewmvd_face_mask/images/maksssksksss0.jpg";
+  MASKDETECT_REQUIRE_DATA(model);
+  MASKDETECT_REQUIRE_DATA(image);
+  const cv::Mat bgr = cv::imread(image.string(), cv::IMREAD_COLOR);
+  REQUIRE_FALSE(bgr.empty());
+  maskdetect::DetectorConfig plain = yunet_config(model, 640);
+  maskdetect::DetectorConfig calibrated = plain;
+  calibrated.box_scale_x = 0.9f;
+  calibrated.box_scale_y = 0.8f;
+  calibrated.box_shift_x = 0.05f;
+  calibrated.box_shift_y = 0.1f;
+  const auto raw = maskdetect::FaceDetector::create(plain)->detect(bgr);
+  const auto fitted = maskdetect::FaceDetector::create(calibrated)->detect(bgr);
+  REQUIRE(raw.size() == fitted.size());
+  REQUIRE_FALSE(raw.empty());
+  int checked = 0;
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    const cv::Rect2f& a = raw[i].box;
+    const cv::Rect2f& b = fitted[i].box;
+    // Boxes clipped at the frame edge are not compared.
+    if (a.x <= 0.0f || a.y <= 0.0f || a.br().x >= static_cast<float>(bgr.cols) - 1.0f ||
+        a.br().y >= static_cast<float>(bgr.rows) - 1.0f)
+      continue;
+    ++checked;
+    CHECK(b.width == Approx(0.9f * a.width).epsilon(1e-3));
+    CHECK(b.height == Approx(0.8f * a.height).epsilon(1e-3));
+    CHECK(b.x + 0.5f * b.width == Approx(a.x + 0.5f * a.width + 0.05f * a.width).epsilon(1e-3));
+    CHECK(b.y + 0.5f * b.height == Approx(a.y + 0.5f * a.height + 0.1f * a.height).epsilon(1e-3));
+    CHECK(raw[i].score == fitted[i].score);
+  }
+  CHECK(checked > 0);
+}

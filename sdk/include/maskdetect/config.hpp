@@ -31,6 +31,17 @@ struct DetectorConfig {
   /// as on the whole frame (1 = off). Finds smaller faces at about (tiles^2 + 1) times the cost.
   int tiles = 1;
   float min_face_px = 0.0f;  ///< faces whose longer side is below this are dropped
+  /// At most this many faces per frame, the highest-scoring ones, are kept and classified (0 = no cap).
+  /// At a low score_threshold a detector returns many low-score boxes; classifying all of them is the
+  /// cost, not the detection.
+  int max_faces = 0;
+  /// Box calibration to the annotation style of the datasets (docs/results.md, "Box fit"): the box is
+  /// scaled about its centre by box_scale_x / box_scale_y, then its centre is moved by box_shift_x /
+  /// box_shift_y times the box's (original) width / height (+ = right / down). 1, 1, 0, 0: as detected.
+  float box_scale_x = 1.0f;
+  float box_scale_y = 1.0f;
+  float box_shift_x = 0.0f;
+  float box_shift_y = 0.0f;
 };
 
 struct ClassifierConfig {
@@ -53,9 +64,30 @@ struct Config {
 /// Names accepted by preset().
 [[nodiscard]] std::vector<std::string> preset_names();
 
-/// A tuned configuration: "default", "webcam" (BlazeFace front: near faces, fastest) or "crowd"
-/// (YuNet at 640: small faces). Throws Error(invalid_config) for another name.
+/// A tuned configuration: "default" (YuNet when its model is on the model search path, BlazeFace back
+/// otherwise), "webcam" (BlazeFace front: near faces, fastest) or "crowd" (YuNet: small faces). Throws
+/// Error(invalid_config) for another name. Same as resolve_preset(name).config.
 [[nodiscard]] Config preset(std::string_view name);
+
+/// A preset and how its face detector was chosen. The SDK never prints; a program can tell its user.
+struct PresetChoice {
+  Config config;
+  /// One line naming the detector and why it was chosen, e.g. "YuNet 2022mar (long side 640):
+  /// face_detection_yunet_2022mar.onnx found in /home/u/.local/share/maskdetect/models".
+  std::string description;
+  /// True when the preset's preferred detector (YuNet for "default") is missing and a weaker one is used.
+  bool fallback = false;
+  /// With fallback: the one command that installs the better detector ("maskdetect models fetch yunet").
+  std::string hint;
+};
+
+/// Switches `detector` to `backend` with the presets' tuning for it: input size, tiles 1, max_faces and
+/// the box calibration fitted for that back end. Threshold, NMS and model are left as they are.
+void apply_tuning(DetectorConfig& detector, DetectorBackend backend);
+
+/// preset(name) with the reason for its detector. "default" looks YuNet's model up in the model search
+/// path (models.hpp) each time it is called. Throws Error(invalid_config) for an unknown name.
+[[nodiscard]] PresetChoice resolve_preset(std::string_view name);
 
 /// Reads a YAML config file over `base`: keys present replace the base values. Every key is checked:
 /// an unknown key or a bad value throws Error(invalid_config) naming the file and the key.
