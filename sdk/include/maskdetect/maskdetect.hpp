@@ -24,5 +24,6 @@
 #include "maskdetect/json.hpp"
 #include "maskdetect/mask_classifier.hpp"
 #include "maskdetect/models.hpp"
+#include "maskdetect/tracker.hpp"
 #include "maskdetect/types.hpp"
 #include "maskdetect/version.hpp"

@@ -42,6 +42,7 @@ struct Face {
   MaskLabel label = MaskLabel::no_mask;  ///< the most probable label
   float score = 0.0f;                    ///< probability of `label`
   LabelProbs probs{};                    ///< all label probabilities
+  std::int64_t track_id = -1;            ///< video with tracking: the person (Tracker); -1 when not tracked
 };
 
 /// Wall time the SDK spent on one frame, per stage, in milliseconds.
