@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -10,10 +11,12 @@
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <opencv2/highgui.hpp>
 
 #include "app/progress.hpp"
 #include "app/summary.hpp"
+#include "app/tracking.hpp"
 #include "commands.hpp"
 #include "maskdetect/maskdetect.hpp"
 #include "maskdetect/video/frame_sink.hpp"
@@ -35,6 +38,8 @@ struct RunOptions {
   bool no_draw = false;
   bool force = false;
   bool progress = false;
+  int detect_every = 1;
+  std::string summary;
 };
 
 /// The built-in demo: sample images installed from Debian packages by scripts/setup.sh.
@@ -91,6 +96,17 @@ std::unique_ptr<video::FrameSource> open_demo() {
   return video::open_image_list(std::move(found), "demo images");
 }
 
+/// `run --summary FILE`: the summary as one JSON object (RunSummary::to_json plus the source).
+void write_summary(const std::string& path, const app::RunSummary& summary, const video::FrameSource& source) {
+  nlohmann::ordered_json j = summary.to_json();
+  j["source"] = video::redact_url(source.description());
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << j.dump(2) << '\n';
+  out.flush();
+  if (!out) throw Error(Errc::io, fmt::format("cannot write the summary to '{}'", path));
+  std::fprintf(stderr, "summary written to %s\n", path.c_str());
+}
+
 int run_run(const RunOptions& options, const app::ConfigOptions& config_options) {
   const Config config = app::resolve_config(config_options);
 
@@ -123,10 +139,20 @@ int run_run(const RunOptions& options, const app::ConfigOptions& config_options)
     if (json_path != "-") video::check_not_input(*source, json_path, false, "--json");
     json = std::make_unique<video::JsonLinesWriter>(json_path);
   }
+  if (!options.summary.empty()) {
+    video::check_not_input(*source, options.summary, false, "--summary");
+    if (fs::exists(options.summary) && !options.force)
+      throw Error(Errc::bad_input,
+                  fmt::format("summary file '{}' exists (use --force to overwrite)", options.summary));
+  }
   if (options.show && std::getenv("DISPLAY") == nullptr && std::getenv("WAYLAND_DISPLAY") == nullptr)
     throw Error(Errc::bad_input, "--show needs a display (DISPLAY is not set)");
 
   Detector detector(config);
+  app::RunTracking tracking(detector, *source, options.detect_every);
+  if (options.detect_every > 1 && !tracking.tracking())
+    std::fputs("warning: --detect-every applies to video, camera and stream sources; every image is detected\n",
+               stderr);
 
   const StopSignals signals;
   app::RunSummary summary;
@@ -134,7 +160,6 @@ int run_run(const RunOptions& options, const app::ConfigOptions& config_options)
   if (total && options.max_frames > 0 && *total > options.max_frames) total = options.max_frames;
   app::Progress progress(total, options.progress);
   std::optional<std::string> failure;  // a live source that stopped
-  const bool images = source->kind() == video::SourceKind::images;
 
   // Capture and decode on a thread of their own, ahead of inference (docs/performance.md). Live sources drop
   // the oldest queued frame when inference falls behind (streams queue 8 frames to absorb network bursts);
@@ -165,7 +190,8 @@ int run_run(const RunOptions& options, const app::ConfigOptions& config_options)
     }
     summary.add_time(app::Stage::decode, item.read_ms);
 
-    const FrameResult result = detector.detect(frame.bgr);
+    FrameInfo info;
+    const FrameResult result = tracking.process(frame, info);
     summary.add_result(result);
 
     watch.restart();
@@ -174,15 +200,7 @@ int run_run(const RunOptions& options, const app::ConfigOptions& config_options)
 
     watch.restart();
     if (sink) sink->write(frame, frame.bgr);
-    if (json) {
-      FrameInfo info;
-      if (images) {
-        info.image = frame.name;
-      } else {
-        info.frame = frame.index;
-      }
-      json->write(to_json(result, info));
-    }
+    if (json) json->write(to_json(result, info));
     summary.add_time(app::Stage::encode, watch.elapsed_ms());
 
     if (options.show) {
@@ -201,8 +219,10 @@ int run_run(const RunOptions& options, const app::ConfigOptions& config_options)
 
   if (failure) std::fprintf(stderr, "error: %s\n", failure->c_str());
   if (g_stop != 0) std::fputs("interrupted: stopping\n", stderr);
+  summary.people = tracking.people();
   std::fputs(summary.format().c_str(), stderr);
   if (sink) std::fprintf(stderr, "output: %s\n", sink->description().c_str());
+  if (!options.summary.empty()) write_summary(options.summary, summary, *source);
 
   if (failure) return kExitIo;
   if (summary.unreadable > 0) {
@@ -233,6 +253,14 @@ void add_run_command(CLI::App& app, CommandContext& context) {
       ->check(CLI::NonNegativeNumber);
   run->add_flag("--no-draw", options->no_draw, "Write frames without boxes");
   run->add_flag("--force", options->force, "Overwrite existing output files");
+  run->add_option("--detect-every", options->detect_every,
+                  "Video, camera, stream: run the detector on every N-th frame only and track faces in between "
+                  "(faster; docs/tracking.md)")
+      ->check(CLI::PositiveNumber)
+      ->type_name("N");
+  run->add_option("--summary", options->summary,
+                  "Write the end-of-run summary (people per label, compliance, face-frames, timings) as JSON to FILE")
+      ->type_name("FILE");
   run->add_flag("--progress", options->progress, "Show progress on stderr even when it is not a terminal");
   run->callback(
       [options, &context] { context.action = [options, &context] { return run_run(*options, context.config); }; });
