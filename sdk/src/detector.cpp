@@ -30,7 +30,7 @@ struct FaceTemplate {
 };
 
 constexpr double kTemplateSide = 32.0;
-constexpr double kMinCorrelation = 0.6;
+constexpr double kMinCorrelation = 0.8;
 
 cv::Rect clamp_to(const cv::Rect2f& box, cv::Size size) {
   const cv::Rect r(cv::Point(static_cast<int>(std::floor(box.x)), static_cast<int>(std::floor(box.y))),
@@ -175,6 +175,11 @@ FrameResult Detector::track(const cv::Mat& bgr, double t) {
   result.faces = impl.tracker.predict();
   if (impl.tracking.refine) {
     for (Face& face : result.faces) {
+      // Faces that overlap another person are left to the prediction: their template would lock onto the other.
+      const bool crowded = std::any_of(result.faces.begin(), result.faces.end(), [&face](const Face& other) {
+        return other.track_id != face.track_id && (other.box & face.box).area() > 0.0f;
+      });
+      if (crowded) continue;
       const auto found = impl.templates.find(face.track_id);
       if (found == impl.templates.end()) continue;
       if (const auto refined = refine_box(bgr, face.box, found->second)) {

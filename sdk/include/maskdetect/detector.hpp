@@ -19,8 +19,10 @@ struct TrackingOptions {
   /// the people's boxes by the Kalman prediction (and `refine`); their faces carry the track's voted label.
   int detect_every = 1;
   /// Between detections, correct each predicted box by template matching (normalised cross-correlation of
-  /// the face as last detected, in a window around the prediction). Costs ~0.1 ms per face.
-  bool refine = true;
+  /// the face as last detected, in a window around the prediction; faces overlapping another are skipped).
+  /// Off by default: on the synthetic clip it costs MOTA and an identity switch at detect_every 3
+  /// (docs/tracking.md); the Kalman prediction alone does better.
+  bool refine = false;
 };
 
 /// Face detection followed by batched mask classification.
