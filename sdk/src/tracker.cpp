@@ -51,6 +51,14 @@ Mat48 observation() {
 
 float sq(float v) { return v * v; }
 
+/// While a track is unmatched its size stops changing (as ByteTrack does): a face shrinking as it is covered
+/// would otherwise be predicted to vanish and never be matched again.
+template <typename Filter>
+void hold_size(Filter& k) {
+  k.mean(6) = 0.0f;
+  k.mean(7) = 0.0f;
+}
+
 bool classified(const LabelProbs& probs) {
   return std::any_of(probs.begin(), probs.end(), [](float p) { return p > 0.0f; });
 }
@@ -200,6 +208,7 @@ void Tracker::update(std::vector<Face>& faces, double t, const cv::Mat& bgr) {
       q(d, d) = sq(kStdPosition * size);
       q(d + 4, d + 4) = sq(kStdVelocity * size);
     }
+    if (tracks_[i].lost_frames > 0) hold_size(k);
     k.mean = f * k.mean;
     k.cov = f * k.cov * f.t() + q;
     tracks_[i].box = box_of(k.mean);
@@ -363,6 +372,7 @@ std::vector<Face> Tracker::predict() {
       q(d + 4, d + 4) = sq(kStdVelocity * size);
     }
     const bool was_current = hit_streak_[i] > 0;
+    if (track.lost_frames > 0) hold_size(k);
     k.mean = f * k.mean;
     k.cov = f * k.cov * f.t() + q;
     track.box = box_of(k.mean);

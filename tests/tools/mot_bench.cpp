@@ -1,5 +1,6 @@
 // mot_bench: the tracking figures of docs/tracking.md.
 //
+//   mot_bench write FILE.avi          writes the synthetic face clip as an MJPG video (for `maskdetect run`)
 //   mot_bench boxes [--sequences N]   synthetic boxes (no images): MOTA, IDF1, ID switches, Hungarian vs greedy
 //   mot_bench clip [--preset P] [--repeat R]
 //                                     the synthetic face clip of tests/support/face_clip.hpp through
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include <opencv2/core.hpp>
+#include <opencv2/videoio.hpp>
 
 #include "face_clip.hpp"
 #include "maskdetect/maskdetect.hpp"
@@ -166,12 +168,20 @@ int main(int argc, char** argv) {
     return fallback;
   };
   try {
+    if (args.size() == 2 && args[0] == "write") {
+      Detector detector(preset("default"));
+      const Clip clip = make_scenario(detector);
+      cv::VideoWriter writer(args[1], cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), clip.fps, cv::Size(640, 480));
+      if (!writer.isOpened()) throw std::runtime_error("cannot write " + args[1]);
+      for (const cv::Mat& frame : clip.frames) writer.write(frame);
+      return 0;
+    }
     if (!args.empty() && args[0] == "boxes") return run_boxes(std::stoi(value("--sequences", "50")));
     if (!args.empty() && args[0] == "clip") return run_clip(value("--preset", "default"), std::stoi(value("--repeat", "2")));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mot_bench: %s\n", e.what());
     return 1;
   }
-  std::fprintf(stderr, "usage: mot_bench boxes [--sequences N] | clip [--preset P] [--repeat R]\n");
+  std::fprintf(stderr, "usage: mot_bench write FILE.avi | boxes [--sequences N] | clip [--preset P] [--repeat R]\n");
   return 2;
 }
