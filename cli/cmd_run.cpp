@@ -132,18 +132,17 @@ int run_run(const RunOptions& options, const app::ConfigOptions& config_options)
       }
     }
   }
+  if (!options.summary.empty()) {
+    video::check_not_input(*source, options.summary, false, "--summary");
+    if (fs::exists(options.summary) && !options.force)
+      throw Error(Errc::bad_input, fmt::format("summary file '{}' exists (use --force to overwrite)", options.summary));
+  }
   std::string json_path = options.json;
   if (json_path.empty() && (demo || output.empty())) json_path = "-";
   std::unique_ptr<video::JsonLinesWriter> json;
   if (!json_path.empty()) {
     if (json_path != "-") video::check_not_input(*source, json_path, false, "--json");
     json = std::make_unique<video::JsonLinesWriter>(json_path);
-  }
-  if (!options.summary.empty()) {
-    video::check_not_input(*source, options.summary, false, "--summary");
-    if (fs::exists(options.summary) && !options.force)
-      throw Error(Errc::bad_input,
-                  fmt::format("summary file '{}' exists (use --force to overwrite)", options.summary));
   }
   if (options.show && std::getenv("DISPLAY") == nullptr && std::getenv("WAYLAND_DISPLAY") == nullptr)
     throw Error(Errc::bad_input, "--show needs a display (DISPLAY is not set)");

@@ -84,7 +84,8 @@ nlohmann::ordered_json RunSummary::to_json() const {
   auto counts = [](std::int64_t total, const std::array<std::int64_t, kNumLabels>& per_label) {
     nlohmann::ordered_json j;
     j["total"] = total;
-    for (const MaskLabel label : kAllLabels) j[std::string(to_string(label))] = per_label[static_cast<std::size_t>(label)];
+    for (const MaskLabel label : kAllLabels)
+      j[std::string(to_string(label))] = per_label[static_cast<std::size_t>(label)];
     return j;
   };
   nlohmann::ordered_json j;

@@ -37,8 +37,8 @@ class Stopwatch {
 
 /// Totals over a run.
 struct RunSummary {
-  std::int64_t frames = 0;      ///< frames processed
-  std::int64_t unreadable = 0;  ///< image files that could not be decoded (skipped)
+  std::int64_t frames = 0;                                 ///< frames processed
+  std::int64_t unreadable = 0;                             ///< image files that could not be decoded (skipped)
   std::array<std::int64_t, kNumLabels> faces_per_label{};  ///< face-frames: one per face per frame
   /// People (confirmed tracks) by voted label; set for tracked sources (video, camera, stream), empty for images.
   std::optional<PeopleCount> people;

@@ -2,9 +2,9 @@
 #include "maskdetect/detector.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <optional>
-#include <chrono>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -33,8 +33,9 @@ constexpr double kTemplateSide = 32.0;
 constexpr double kMinCorrelation = 0.8;
 
 cv::Rect clamp_to(const cv::Rect2f& box, cv::Size size) {
-  const cv::Rect r(cv::Point(static_cast<int>(std::floor(box.x)), static_cast<int>(std::floor(box.y))),
-                   cv::Point(static_cast<int>(std::ceil(box.x + box.width)), static_cast<int>(std::ceil(box.y + box.height))));
+  const cv::Rect r(
+      cv::Point(static_cast<int>(std::floor(box.x)), static_cast<int>(std::floor(box.y))),
+      cv::Point(static_cast<int>(std::ceil(box.x + box.width)), static_cast<int>(std::ceil(box.y + box.height))));
   return r & cv::Rect(cv::Point(0, 0), size);
 }
 
@@ -194,8 +195,8 @@ FrameResult Detector::track(const cv::Mat& bgr, double t) {
 
 void Detector::set_tracking(const TrackingOptions& options) {
   if (options.detect_every < 1)
-    throw Error(Errc::invalid_config, fmt::format("tracking option 'detect_every' = {}: must be at least 1",
-                                                  options.detect_every));
+    throw Error(Errc::invalid_config,
+                fmt::format("tracking option 'detect_every' = {}: must be at least 1", options.detect_every));
   impl_->tracker = Tracker(options.tracker);
   impl_->tracking = options;
   impl_->tracked_frames = 0;

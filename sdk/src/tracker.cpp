@@ -355,8 +355,7 @@ void Tracker::update(std::vector<Face>& faces, double t, const cv::Mat& bgr) {
     filters_.erase(filters_.begin() + static_cast<std::ptrdiff_t>(i));
     hit_streak_.erase(hit_streak_.begin() + static_cast<std::ptrdiff_t>(i));
   }
-  for (std::size_t i = 0; i < tracks_.size(); ++i)
-    tracks_[i].velocity = {filters_[i].mean(4), filters_[i].mean(5)};
+  for (std::size_t i = 0; i < tracks_.size(); ++i) tracks_[i].velocity = {filters_[i].mean(4), filters_[i].mean(5)};
 }
 
 std::vector<Face> Tracker::predict() {

@@ -33,8 +33,8 @@ inline std::filesystem::path classifier_dir() { return shared_dir() / "datasets"
 struct ClipFace {
   std::filesystem::path path;
   MaskLabel label = MaskLabel::mask;
-  cv::Mat bgr;        ///< the image, square-resized to the paste size
-  cv::Rect2f face;    ///< face box in the pasted square, as fractions of its side
+  cv::Mat bgr;      ///< the image, square-resized to the paste size
+  cv::Rect2f face;  ///< face box in the pasted square, as fractions of its side
 };
 
 /// One person's path: pasted at `top_left(frame)` when visible.
@@ -62,9 +62,9 @@ inline cv::Mat make_background(cv::Size size) {
   cv::Mat bg(size, CV_8UC3);
   for (int y = 0; y < size.height; ++y) {
     for (int x = 0; x < size.width; ++x) {
-      bg.at<cv::Vec3b>(y, x) = cv::Vec3b(static_cast<unsigned char>(90 + 60 * x / size.width),
-                                         static_cast<unsigned char>(110 + 40 * y / size.height),
-                                         static_cast<unsigned char>(120));
+      bg.at<cv::Vec3b>(y, x) =
+          cv::Vec3b(static_cast<unsigned char>(90 + 60 * x / size.width),
+                    static_cast<unsigned char>(110 + 40 * y / size.height), static_cast<unsigned char>(120));
     }
   }
   cv::RNG rng(11);
@@ -120,15 +120,15 @@ inline std::vector<ClipFace> pick_faces(Detector& detector, const std::filesyste
 inline void walk(Actor& actor, int f0, int f1, cv::Point a, cv::Point b) {
   for (int f = f0; f <= f1 && f < static_cast<int>(actor.top_left.size()); ++f) {
     const double s = f1 == f0 ? 0.0 : static_cast<double>(f - f0) / (f1 - f0);
-    actor.top_left[static_cast<std::size_t>(f)] =
-        cv::Point(static_cast<int>(std::lround(a.x + s * (b.x - a.x))), static_cast<int>(std::lround(a.y + s * (b.y - a.y))));
+    actor.top_left[static_cast<std::size_t>(f)] = cv::Point(static_cast<int>(std::lround(a.x + s * (b.x - a.x))),
+                                                            static_cast<int>(std::lround(a.y + s * (b.y - a.y))));
   }
 }
 
 /// Pastes the actors (in order: later ones in front) and the boards; records the ground truth. A face counts as
 /// visible when at least 60% of its face box is inside the frame and no board covers its centre.
-inline Clip render(const std::vector<Actor>& actors, int frames, const std::vector<std::pair<cv::Rect, std::pair<int, int>>>& boards,
-                   double fps = 25.0) {
+inline Clip render(const std::vector<Actor>& actors, int frames,
+                   const std::vector<std::pair<cv::Rect, std::pair<int, int>>>& boards, double fps = 25.0) {
   Clip clip;
   clip.fps = fps;
   const cv::Size size(640, 480);

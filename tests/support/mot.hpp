@@ -22,14 +22,16 @@ struct MotBox {
 };
 
 struct MotScores {
-  std::int64_t gt = 0;      ///< ground-truth boxes
-  std::int64_t hyp = 0;     ///< tracker boxes
+  std::int64_t gt = 0;   ///< ground-truth boxes
+  std::int64_t hyp = 0;  ///< tracker boxes
   std::int64_t tp = 0;
   std::int64_t fn = 0;
   std::int64_t fp = 0;
   std::int64_t id_switches = 0;
   std::int64_t idtp = 0;
-  [[nodiscard]] double mota() const { return gt == 0 ? 0.0 : 1.0 - static_cast<double>(fn + fp + id_switches) / static_cast<double>(gt); }
+  [[nodiscard]] double mota() const {
+    return gt == 0 ? 0.0 : 1.0 - static_cast<double>(fn + fp + id_switches) / static_cast<double>(gt);
+  }
   [[nodiscard]] double idf1() const {
     return gt + hyp == 0 ? 0.0 : 2.0 * static_cast<double>(idtp) / static_cast<double>(gt + hyp);
   }
@@ -40,7 +42,7 @@ inline constexpr float kMotIou = 0.5f;
 /// Per frame: ground truth and hypotheses (both with ids).
 inline MotScores score_mot(const std::vector<std::vector<MotBox>>& gt, const std::vector<std::vector<MotBox>>& hyp) {
   MotScores s;
-  std::map<std::int64_t, std::int64_t> last;                  // gt id -> hyp id of its last match
+  std::map<std::int64_t, std::int64_t> last;                            // gt id -> hyp id of its last match
   std::map<std::pair<std::int64_t, std::int64_t>, std::int64_t> pairs;  // (gt, hyp) -> frames matched
   std::map<std::int64_t, std::int64_t> gt_frames;
   std::map<std::int64_t, std::int64_t> hyp_frames;
@@ -87,7 +89,8 @@ inline MotScores score_mot(const std::vector<std::vector<MotBox>>& gt, const std
       if (it != last.end() && it->second != hid) ++s.id_switches;
       last[g[i].id] = hid;
     }
-    s.fp += static_cast<std::int64_t>(h.size()) - std::count_if(match.begin(), match.end(), [](int m) { return m >= 0; });
+    s.fp +=
+        static_cast<std::int64_t>(h.size()) - std::count_if(match.begin(), match.end(), [](int m) { return m >= 0; });
     // IDF1 counts every overlapping (gt, hyp) pair per frame, then keeps the best one-to-one identity map.
     for (const auto& gb : g)
       for (const auto& hb : h)

@@ -71,7 +71,8 @@ int run_boxes(int sequences) {
           if (rng.uniform(0.0, 1.0) < 0.1) continue;
           Face d;
           d.box = {box.x + static_cast<float>(rng.gaussian(3.0)), box.y + static_cast<float>(rng.gaussian(3.0)),
-                   box.width + static_cast<float>(rng.gaussian(2.0)), box.height + static_cast<float>(rng.gaussian(2.0))};
+                   box.width + static_cast<float>(rng.gaussian(2.0)),
+                   box.height + static_cast<float>(rng.gaussian(2.0))};
           d.face_score = rng.uniform(0.3f, 1.0f);
           d.probs = {0.9f, 0.05f, 0.05f};
           dets.push_back(d);
@@ -177,7 +178,8 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (!args.empty() && args[0] == "boxes") return run_boxes(std::stoi(value("--sequences", "50")));
-    if (!args.empty() && args[0] == "clip") return run_clip(value("--preset", "default"), std::stoi(value("--repeat", "2")));
+    if (!args.empty() && args[0] == "clip")
+      return run_clip(value("--preset", "default"), std::stoi(value("--repeat", "2")));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mot_bench: %s\n", e.what());
     return 1;

@@ -114,7 +114,8 @@ TEST_CASE("track_id, t and time are written and read back", "[json][tracker]") {
   CHECK(back.info.time == std::optional<std::string>("2026-12-03T06:00:00.480Z"));
   CHECK(back.result.faces[0].track_id == 7);
   CHECK(back.result.faces[1].track_id == -1);
-  CHECK_THROWS_AS(maskdetect::frame_from_json(R"({"frame": 1, "faces": [{"box": [0,0,1,1], "label": "mask", "track_id": -3}]})", "x"),
+  CHECK_THROWS_AS(maskdetect::frame_from_json(
+                      R"({"frame": 1, "faces": [{"box": [0,0,1,1], "label": "mask", "track_id": -3}]})", "x"),
                   maskdetect::Error);
   CHECK_THROWS_AS(maskdetect::frame_from_json(R"({"frame": 1, "t": "soon", "faces": []})", "x"), maskdetect::Error);
 }

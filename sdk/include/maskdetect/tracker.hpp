@@ -37,15 +37,15 @@ enum class TrackMatching : std::uint8_t {
 
 /// Tracker parameters. Defaults are those measured in docs/tracking.md.
 struct TrackerOptions {
-  float high_score = 0.5f;      ///< faces at or above this face_score: first association, may start tracks
-  float low_score = 0.2f;       ///< faces below are ignored; [low, high): second association only
-  float match_iou = 0.2f;       ///< first association: least IoU between a predicted track box and a face
-  float low_match_iou = 0.4f;   ///< second association (low-score faces): least IoU
-  int min_hits = 3;             ///< consecutive matched updates before a track is a person (>= 1)
-  int max_lost_frames = 30;     ///< frames (update or predict calls) without a match before a track ends (>= 1)
+  float high_score = 0.5f;     ///< faces at or above this face_score: first association, may start tracks
+  float low_score = 0.2f;      ///< faces below are ignored; [low, high): second association only
+  float match_iou = 0.2f;      ///< first association: least IoU between a predicted track box and a face
+  float low_match_iou = 0.4f;  ///< second association (low-score faces): least IoU
+  int min_hits = 3;            ///< consecutive matched updates before a track is a person (>= 1)
+  int max_lost_frames = 30;    ///< frames (update or predict calls) without a match before a track ends (>= 1)
   TrackMatching matching = TrackMatching::hungarian;
-  bool keep_best_crop = true;   ///< keep the best face crop of each track (update() with a frame only)
-  int crop_size = 112;          ///< side of the kept crop in pixels (square, make_face_crop rule, margin 0.15)
+  bool keep_best_crop = true;  ///< keep the best face crop of each track (update() with a frame only)
+  int crop_size = 112;         ///< side of the kept crop in pixels (square, make_face_crop rule, margin 0.15)
 };
 
 /// One tracked face: a person once confirmed.
@@ -62,15 +62,15 @@ struct Track {
   /// The label vote: the mean of the class probabilities of every classified face of the track (not the last
   /// frame's label). `label` is its most probable class, `confidence` that class's mean probability.
   LabelProbs mean_probs{};
-  std::int64_t votes = 0;        ///< classified faces in the vote
+  std::int64_t votes = 0;  ///< classified faces in the vote
   MaskLabel label = MaskLabel::no_mask;
   float confidence = 0.0f;
-  float face_score = 0.0f;       ///< face_score of the latest matched face
+  float face_score = 0.0f;  ///< face_score of the latest matched face
   /// The best face seen, for events: the crop (BGR, crop_size square) with the highest quality
   /// = min(w, h) of the box in pixels x sqrt(variance of the Laplacian of the crop), i.e. large and sharp.
   cv::Mat best_crop;
   float best_crop_quality = 0.0f;
-  double best_crop_time = 0.0;   ///< when the best crop was seen, seconds
+  double best_crop_time = 0.0;  ///< when the best crop was seen, seconds
 };
 
 /// Counts of people (confirmed tracks) by their voted label.
@@ -79,9 +79,9 @@ struct PeopleCount {
   std::array<std::int64_t, kNumLabels> per_label{};  ///< indexed by MaskLabel
   /// masked people / people; negative when no one was seen.
   [[nodiscard]] double compliance() const noexcept {
-    return total == 0 ? -1.0
-                      : static_cast<double>(per_label[static_cast<std::size_t>(MaskLabel::mask)]) /
-                            static_cast<double>(total);
+    return total == 0
+               ? -1.0
+               : static_cast<double>(per_label[static_cast<std::size_t>(MaskLabel::mask)]) / static_cast<double>(total);
   }
 };
 
@@ -126,8 +126,8 @@ class Tracker {
     cv::Matx<float, 8, 1> mean;
     cv::Matx<float, 8, 8> cov;
   };
-  std::vector<Filter> filters_;          // parallel to tracks_
-  std::vector<std::int64_t> hit_streak_; // parallel to tracks_: consecutive matched updates
+  std::vector<Filter> filters_;           // parallel to tracks_
+  std::vector<std::int64_t> hit_streak_;  // parallel to tracks_: consecutive matched updates
   std::int64_t next_id_ = 1;
 };
 
