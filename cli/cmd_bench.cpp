@@ -7,15 +7,19 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
 #include "app/config_options.hpp"
+#include "bench/aizoo.hpp"
 #include "bench/bench.hpp"
 #include "commands.hpp"
+#include "maskdetect/detector.hpp"
 #include "maskdetect/error.hpp"
+#include "maskdetect/models.hpp"
 
 namespace fs = std::filesystem;
 
@@ -41,8 +45,15 @@ bool under_ci() {
 }
 
 int run_bench_command(const BenchCommandOptions& options, const app::ConfigOptions& config_options) {
+  // Every argument is checked, and every model loaded once, before the first measurement.
   bench::BenchOptions bench_options;
-  for (const std::string& dir : options.images) bench_options.images.emplace_back(dir);
+  for (const std::string& dir : options.images) {
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec))
+      throw Error(Errc::bad_input,
+                  fmt::format("--images '{}': {}", dir, fs::exists(dir, ec) ? "not a folder" : "no such folder"));
+    bench_options.images.emplace_back(dir);
+  }
   if (bench_options.images.empty()) {
     if (!fs::is_directory(kDefaultDatasets))
       throw Error(Errc::bad_input, fmt::format("no --images given and '{}' is not a folder", kDefaultDatasets));
@@ -50,7 +61,6 @@ int run_bench_command(const BenchCommandOptions& options, const app::ConfigOptio
   }
   bench_options.seconds = options.seconds;
   bench_options.cases = options.cases;
-  bench_options.yunet = options.yunet;
   bench_options.frames = options.frames;
   bench_options.threads = config_options.threads > 0 ? config_options.threads : 2;
   if (bench_options.threads < 2) {
@@ -60,8 +70,31 @@ int run_bench_command(const BenchCommandOptions& options, const app::ConfigOptio
   const Config config = app::resolve_config(config_options);
   bench_options.classifier = config.classifier;
 
+  // --yunet: a path, or a file name looked up in the model search path (as detector.model is).
+  const bool crowd = options.cases == "crowd" || options.cases == "all";
+  const bool webcam = options.cases == "webcam" || options.cases == "all";
+  constexpr std::string_view kYuNetHint = "fetch it with `maskdetect models fetch yunet` or pass --yunet PATH";
+  if (!options.yunet.empty()) {
+    bench_options.yunet = find_model_file(options.yunet, "--yunet", kYuNetHint).string();
+  } else if (crowd) {
+    bench_options.yunet = find_model(kYuNetFile, kYuNetHint).string();
+  }
+  // Load each case's models once now: a corrupt file fails here, not after the first case's measurements.
+  auto probe = [&](Config case_config) {
+    case_config.classifier = config.classifier;
+    (void)Detector(case_config);
+  };
+  if (webcam) probe(preset("webcam"));
+  if (crowd) {
+    Config yunet = preset("crowd");
+    yunet.detector.model = bench_options.yunet;
+    probe(yunet);
+    probe(preset("default"));
+  }
+
   const fs::path aizoo = options.aizoo.empty() ? fs::path(kDefaultAizoo) : fs::path(options.aizoo);
   if (fs::is_regular_file(aizoo / "face_mask_detection.caffemodel")) {
+    (void)bench::AizooDetector(aizoo);
     bench_options.aizoo = aizoo;
   } else if (under_ci() || !options.aizoo.empty()) {
     throw Error(Errc::model_not_found,
@@ -104,7 +137,9 @@ void add_bench_command(CLI::App& app, CommandContext& context) {
   cmd->add_option("--seconds", options->seconds, "Wall time of each measurement")->check(CLI::Range(0.05, 600.0));
   cmd->add_option("--case", options->cases, "Which case to run")
       ->check(CLI::IsMember({"webcam", "crowd", "video", "all"}));
-  cmd->add_option("--yunet", options->yunet, "YuNet model file for the crowd case (default: the model search path)")
+  cmd->add_option("--yunet", options->yunet,
+                  "YuNet model file for the crowd case: a path, or a file name looked up in the model search path "
+                  "(default: face_detection_yunet_2022mar.onnx there)")
       ->type_name("PATH");
   cmd->add_option("--aizoo", options->aizoo,
                   "Folder of the AIZOO peer model (default ../shared/models/aizoo; skipped when absent, an error "

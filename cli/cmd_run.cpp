@@ -22,6 +22,7 @@
 #include "maskdetect/video/frame_sink.hpp"
 #include "maskdetect/video/frame_source.hpp"
 #include "maskdetect/video/pipeline.hpp"
+#include "maskdetect/video/reconnect.hpp"
 
 namespace fs = std::filesystem;
 
@@ -40,6 +41,7 @@ struct RunOptions {
   bool progress = false;
   int detect_every = 1;
   std::string summary;
+  int max_retries = -1;  ///< live sources: reopen attempts per outage (-1: forever)
 };
 
 /// The built-in demo: sample images installed from Debian packages by scripts/setup.sh.
@@ -53,6 +55,26 @@ const std::vector<fs::path>& demo_candidates() {
 
 volatile std::sig_atomic_t g_stop = 0;
 extern "C" void on_sigint(int) { g_stop = 1; }
+
+/// Live sources: reopened with backoff (1 s doubling to 30 s); each outage is logged once when it starts
+/// and once when it ends, with its duration.
+video::ReconnectOptions reconnect_options(int max_retries) {
+  video::ReconnectOptions options;
+  options.policy.max_retries = max_retries;
+  options.should_stop = [] { return g_stop != 0; };  // Ctrl-C ends a backoff wait at once
+  options.on_outage = [max_retries](video::OutageEvent event, const video::Outage& outage) {
+    if (event == video::OutageEvent::started && max_retries != 0) {
+      std::fprintf(stderr, "warning: %s stopped delivering frames after %lld frames (%s); reconnecting %s\n",
+                   outage.source.c_str(), static_cast<long long>(outage.frames_before), outage.error.c_str(),
+                   max_retries < 0 ? "until it is back (backoff 1 s to 30 s)"
+                                   : fmt::format("at most {} times (backoff 1 s to 30 s)", max_retries).c_str());
+    } else if (event == video::OutageEvent::recovered) {
+      std::fprintf(stderr, "%s is back after an outage of %.1f s (%d reopen attempt(s))\n", outage.source.c_str(),
+                   outage.duration_s, outage.attempts);
+    }
+  };
+  return options;
+}
 
 /// Catches SIGINT/SIGTERM while alive so that a run ends cleanly with its summary.
 class StopSignals {
@@ -97,9 +119,15 @@ std::unique_ptr<video::FrameSource> open_demo() {
 }
 
 /// `run --summary FILE`: the summary as one JSON object (RunSummary::to_json plus the source).
-void write_summary(const std::string& path, const app::RunSummary& summary, const video::FrameSource& source) {
+void write_summary(const std::string& path, const app::RunSummary& summary, const video::FrameSource& source,
+                   const video::ReconnectingSource* live) {
   nlohmann::ordered_json j = summary.to_json();
   j["source"] = video::redact_url(source.description());
+  if (live != nullptr) {
+    const video::ReconnectStatus status = live->status();
+    j["outages"] = status.outages;
+    j["downtime_s"] = status.downtime_s;
+  }
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << j.dump(2) << '\n';
   out.flush();
@@ -112,7 +140,9 @@ int run_run(const RunOptions& options, const app::ConfigOptions& config_options)
 
   // Source and outputs first: refuse bad paths before loading models or writing anything.
   const bool demo = options.source.empty();
-  std::unique_ptr<video::FrameSource> source = demo ? open_demo() : video::open_frame_source(options.source);
+  std::unique_ptr<video::FrameSource> source =
+      demo ? open_demo() : video::open_frame_source(options.source, reconnect_options(options.max_retries));
+  auto* live = dynamic_cast<video::ReconnectingSource*>(source.get());
 
   std::string output = options.output;
   if (output.empty() && demo) output = "maskdetect-out";
@@ -178,6 +208,9 @@ int run_run(const RunOptions& options, const app::ConfigOptions& config_options)
     if (status == video::ReadStatus::failed) {
       if (g_stop != 0) break;  // interrupted while waiting for a frame
       failure = fmt::format("{} stopped delivering frames after {} frames", source->description(), summary.frames);
+      if (const auto outage = live ? live->final_outage() : std::nullopt; outage && outage->attempts > 0)
+        *failure += fmt::format("; gave up after {} reopen attempt(s) over {:.1f} s (last error: {})", outage->attempts,
+                                outage->duration_s, outage->error);
       break;
     }
     ++handled;
@@ -209,6 +242,7 @@ int run_run(const RunOptions& options, const app::ConfigOptions& config_options)
     }
     progress.update(handled);
   }
+  if (live) live->stop();
   pipeline.stop();
   progress.finish();
 
@@ -220,8 +254,13 @@ int run_run(const RunOptions& options, const app::ConfigOptions& config_options)
   if (g_stop != 0) std::fputs("interrupted: stopping\n", stderr);
   summary.people = tracking.people();
   std::fputs(summary.format().c_str(), stderr);
+  if (live) {
+    const video::ReconnectStatus status = live->status();
+    std::fprintf(stderr, "summary: outages %lld, downtime %.1f s\n", static_cast<long long>(status.outages),
+                 status.downtime_s);
+  }
   if (sink) std::fprintf(stderr, "output: %s\n", sink->description().c_str());
-  if (!options.summary.empty()) write_summary(options.summary, summary, *source);
+  if (!options.summary.empty()) write_summary(options.summary, summary, *source, live);
 
   if (failure) return kExitIo;
   if (summary.unreadable > 0) {
@@ -261,6 +300,11 @@ void add_run_command(CLI::App& app, CommandContext& context) {
                   "Write the end-of-run summary (people per label, compliance, face-frames, timings) as JSON to FILE")
       ->type_name("FILE");
   run->add_flag("--progress", options->progress, "Show progress on stderr even when it is not a terminal");
+  run->add_option("--max-retries", options->max_retries,
+                  "Live sources (camera, stream URL): reopen attempts per outage, 1 s doubling to 30 s apart, "
+                  "before giving up with exit 5 (-1: forever; files are never retried)")
+      ->check(CLI::Range(-1, 1000000))
+      ->capture_default_str();
   run->callback(
       [options, &context] { context.action = [options, &context] { return run_run(*options, context.config); }; });
 }

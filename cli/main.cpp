@@ -89,13 +89,18 @@ int main(int argc, char** argv) {
     app::add_config_options(app, context.config);
     // Global options are also accepted after the subcommand name.
     app.fallthrough();
-    app.require_subcommand(1);
+    // At most one subcommand; none prints the help (below), as for a command group without its subcommand.
+    app.require_subcommand(0, 1);
 
     cli::add_run_command(app, context);
     cli::add_models_command(app, context);
     cli::add_eval_command(app, context);
     cli::add_serve_command(app, context);
     cli::add_bench_command(app, context);
+    // `maskdetect models` alone shows the models help instead of a "subcommand required" error.
+    for (CLI::App* command : app.get_subcommands([](CLI::App*) { return true; }))
+      if (command->get_require_subcommand_min() > 0)
+        command->require_subcommand(0, command->get_require_subcommand_max());
 
     try {
       app.parse(argc, argv);
@@ -105,8 +110,10 @@ int main(int argc, char** argv) {
       return cli::kExitUsage;
     }
     if (!context.action) {
-      std::fputs(app.help().c_str(), stderr);
-      return cli::kExitUsage;
+      // No subcommand (or a command group such as `models` without its subcommand): the help of what was
+      // given, on stdout, as for --help.
+      std::fputs(app.help().c_str(), stdout);
+      return cli::kExitOk;
     }
     return context.action();
   } catch (const Error& e) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Packaging check (CI): install a build tree into a staging prefix, build the examples out of tree against
-# that prefix and run one; then build the .deb, install it with apt and run `maskdetect --version` and
-# `maskdetect run` from the installed paths.
+# that prefix and run one; then build the .deb, check where its files go (multiarch library, systemd unit
+# folder, copyright, man page, no second copy of the embedded web assets), install it with apt and run
+# `maskdetect --version`, `man maskdetect` and `maskdetect run` from the installed paths.
 # Usage: scripts/check_package.sh [build-dir]   (default build/default, built by scripts/test.sh)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,10 +27,32 @@ echo "check_package: Debian package"
 cpack --config "$build/CPackConfig.cmake" -B "$work/deb" -G DEB
 deb=$(ls "$work"/deb/maskdetect_*.deb)
 dpkg-deb --field "$deb" Depends
+dpkg-deb --contents "$deb" | awk '{print $6}' | sed 's|^\./|/|' > "$work/files.txt"
+multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
+unit_dir=$(pkg-config systemd --variable=systemdsystemunitdir 2>/dev/null || echo /lib/systemd/system)
+expect() { grep -qx "$1" "$work/files.txt" || { echo "check_package: $1 missing from the .deb" >&2; exit 1; }; }
+grep -qE "^/usr/lib/$multiarch/libmaskdetect\.so\.[0-9.]+$" "$work/files.txt" ||
+  { echo "check_package: libmaskdetect is not in /usr/lib/$multiarch" >&2; exit 1; }
+expect "/usr/lib/$multiarch/cmake/maskdetect/maskdetectConfig.cmake"
+expect "/usr/lib/$multiarch/pkgconfig/maskdetect.pc"
+expect "/usr${unit_dir#/usr}/maskdetect.service"
+expect /usr/share/doc/maskdetect/copyright
+expect /usr/share/man/man1/maskdetect.1.gz
+if grep -E '^/usr/lib/libmaskdetect|^/usr/share/maskdetect/web' "$work/files.txt"; then
+  echo "check_package: a library outside the multiarch folder, or the embedded web assets installed again" >&2
+  exit 1
+fi
+dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/share/doc/maskdetect/copyright | grep -q '^Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/'
 sudo_cmd=""
 [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
 $sudo_cmd apt-get install -y -qq "$deb"
 /usr/bin/maskdetect --version
+# The man page as packaged (images may exclude /usr/share/man from installs).
+dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/share/man/man1/maskdetect.1.gz | gunzip > "$work/maskdetect.1"
+MANWIDTH=100 man -l "$work/maskdetect.1" | tee "$work/man.txt" | head -20
+grep -q 'real-time face-mask detection' "$work/man.txt"
+grep -q 'EXIT STATUS' "$work/man.txt"
+pkg-config --exists maskdetect && pkg-config --modversion maskdetect
 MASKDETECT_MODEL_DIR="$work/empty" /usr/bin/maskdetect run --source "$image" --output "$work/out" --json "$work/run.jsonl"
 grep -q '"faces"' "$work/run.jsonl"
 ls "$work/out"

@@ -9,6 +9,7 @@ pkgs=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl file dpkg-dev
   libopencv-dev libcli11-dev libfmt-dev libyaml-cpp-dev libboost-dev nlohmann-json3-dev catch2
   libcurl4-openssl-dev libssl-dev
+  help2man
   libtinyxml2-dev libsqlite3-dev libmosquitto-dev mosquitto mosquitto-clients ffmpeg
   clang libclang-rt-dev ccache
   opencv-doc python3-skimage

@@ -33,10 +33,11 @@ import yaml
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cache  # noqa: E402
 import data  # noqa: E402
+import synth  # noqa: E402
 from augment import augment  # noqa: E402
 from crop import normalize  # noqa: E402
 from evaluate import dnn_probs, evaluate_sets, load_net  # noqa: E402
-from metrics import classification_metrics  # noqa: E402
+from metrics import classification_metrics, ece, fit_temperature  # noqa: E402
 from model import ExportModel, MaskNet  # noqa: E402
 
 CROP_RULE = ("square around box centre, side=max(w,h)*(1+2*margin), border replicate, "
@@ -65,36 +66,143 @@ def seed_everything(seed):
     torch.use_deterministic_algorithms(True)
 
 
+SOURCES = {"andrewmvd": data.andrew_samples, "chandrikadeb7": data.chandrika_samples,
+           "maskedfacenet": data.mfn_samples}
+
+
+def holdout_samples(source):
+    """Every GT crop of a held-out source: all andrewmvd/chandrikadeb7 splits, maskedfacenet train+val."""
+    splits = ("train", "val") if source == "maskedfacenet" else ("train", "val", "test")
+    return [s for sp in splits for s in SOURCES[source](sp)]
+
+
 def build_data(cfg, quick, rng):
-    """Training samples + cached context patches, and validation sets as normalised inputs."""
-    q = cfg["quick"]
+    """Training samples + cached context patches, and validation sets as normalised inputs.
+
+    data.holdout names a source left out of training, validation and synthesis (cross-source runs).
+    Synthesised entries (synth.py) are extra training entries that point at the patch of a no_mask face
+    (`patch` index) and carry a `synth` label; their patch is drawn on at augmentation time.
+    """
+    q, holdout = cfg["quick"], cfg["data"]["holdout"]
     train = []
-    for samples in (data.andrew_samples("train"), data.chandrika_samples("train"), data.mfn_samples("train")):
+    for name, fn in SOURCES.items():
+        samples = fn("train")
+        if name == holdout:
+            continue
         if quick:
             samples = [samples[i] for i in sorted(rng.choice(len(samples), q["per_source"], replace=False))]
         train += samples
     c = cfg["crop"]
     patches = cache.crops(train, cache.context_margin(c["margin"], c["context"]), c["context_size"])
-    val = {"andrewmvd_val": data.andrew_samples("val"),
-           "chandrikadeb7_val": data.chandrika_samples("val"),
-           "maskedfacenet_val": data.mfn_samples("val")}
+    for i, s in enumerate(train):
+        s["patch"], s["synth"] = i, None
+    sy = cfg["synth"]
+    lm, donors = None, []
+    if sy["share"] > 0:  # landmarks of every training patch: no_mask faces get masks, mask faces lend theirs
+        lm = synth.landmarks(patches, [[s["path"], s["box"]] for s in train])
+        check = np.random.default_rng(0)  # faces whose landmarks give a visible mask (not degenerate)
+        faces = [s for s in train if s["label"] == 1 and not np.isnan(lm[s["patch"]]).any()
+                 and synth.draw_mask(patches[s["patch"]], lm[s["patch"]], "nose", check) is not None]
+        donors = [s["patch"] for s in train if s["label"] == 0 and s["source"] in sy["donor_sources"]
+                  and not np.isnan(lm[s["patch"]]).any()]
+        for kind, label in (("incorrect", synth.INCORRECT), ("correct", synth.MASK)):
+            train += [dict(s, label=label, source="synth", synth=kind) for s in faces]
+        print("synth: landmarks on %d of %d no_mask faces; %d real-mask donors"
+              % (len(faces), sum(s["label"] == 1 for s in train if s["synth"] is None), len(donors)), flush=True)
+    val = {k + "_val": fn("val") for k, fn in SOURCES.items() if k != holdout}
     if quick:
-        val = {"andrewmvd_val": [val["andrewmvd_val"][i] for i in
-                                 sorted(rng.choice(len(val["andrewmvd_val"]), q["val"], replace=False))]}
+        first = next(iter(val))
+        val = {first: [val[first][i] for i in sorted(rng.choice(len(val[first]), q["val"], replace=False))]}
     inp = cfg["input"]
     val_x = {k: (normalize(cache.crops(v, c["margin"], inp["size"]), inp["mean"], inp["std"]),
                  np.array([s["label"] for s in v])) for k, v in val.items()}
-    return train, patches, val_x
+    if "andrewmvd_val" not in val_x:  # andrewmvd held out: select on all remaining val crops pooled
+        val_x["pooled_val"] = (np.concatenate([v[0] for v in val_x.values()]),
+                               np.concatenate([v[1] for v in val_x.values()]))
+    return train, patches, lm, donors, val_x
+
+
+def selection_set(val_x):
+    return "andrewmvd_val" if "andrewmvd_val" in val_x else "pooled_val"
 
 
 def sample_weights(train, cfg):
-    """Per-sample sampling weight: class_count**-class_balance x source weight."""
+    """Per-sample sampling probability.
+
+    Real samples: class_count**-class_balance x source weight; synthesised entries get synth.share of
+    the total, synth.p_correct of it for drawn correct masks (label mask), the rest for incorrect ones.
+    """
     t = cfg["train"]
+    real = np.array([s["synth"] is None for s in train])
     labels = np.array([s["label"] for s in train])
-    counts = np.bincount(labels, minlength=len(data.LABELS)).astype(np.float64)
-    w = counts[labels] ** -t["class_balance"]
-    w *= np.array([t["source_weight"][s["source"]] for s in train])
+    counts = np.bincount(labels[real], minlength=len(data.LABELS)).astype(np.float64)
+    w = np.zeros(len(train))
+    w[real] = counts[labels[real]] ** -t["class_balance"]
+    w[real] *= np.array([t["source_weight"][s["source"]] for s in train if s["synth"] is None])
+    w[real] /= w[real].sum()
+    if (~real).any():
+        sy = cfg["synth"]
+        corr = np.array([s["synth"] == "correct" for s in train])
+        inc = ~real & ~corr
+        w *= 1 - sy["share"]
+        w[corr] = sy["share"] * sy["p_correct"] / corr.sum()
+        w[inc] = sy["share"] * (1 - sy["p_correct"]) / inc.sum()
     return w / w.sum()
+
+
+def make_loss(cfg, probs, labels):
+    """Cross-entropy (label smoothing) or focal loss, optionally weighted by the inverse sampled class share."""
+    t = cfg["train"]
+    n = len(data.LABELS)
+    weight = None
+    if t["loss_class_weight"] > 0:
+        share = np.array([probs[labels == c].sum() for c in range(n)])
+        wc = (share / share.mean()) ** -t["loss_class_weight"]
+        weight = torch.tensor(wc / wc.mean(), dtype=torch.float32)
+    if t["loss"] == "ce":
+        return torch.nn.CrossEntropyLoss(weight=weight, label_smoothing=t["label_smoothing"])
+    if t["loss"] != "focal":
+        raise ValueError("train.loss must be ce or focal, not %r" % t["loss"])
+    gamma, eps = t["focal_gamma"], t["label_smoothing"]
+
+    def focal(logits, y):
+        logp = torch.log_softmax(logits, 1)
+        target = torch.full_like(logp, eps / n).scatter_(1, y[:, None], 1 - eps + eps / n)
+        pt = logp.exp().gather(1, y[:, None]).squeeze(1)
+        loss = -(target * logp).sum(1) * (1 - pt) ** gamma
+        if weight is not None:
+            loss = loss * weight[y]
+        return loss.mean()
+    return focal
+
+
+def predict_logits(net, x, batch=256, flip=False):
+    net.eval()
+    with torch.no_grad():
+        out = []
+        for i in range(0, len(x), batch):
+            xb = torch.from_numpy(x[i:i + batch])
+            lo = net(xb)
+            if flip:
+                lo = torch.log((torch.softmax(lo, 1) + torch.softmax(net(torch.flip(xb, [3])), 1)) / 2)
+            out.append(lo.numpy())
+        return np.concatenate(out)
+
+
+def softmax_np(z):
+    z = z - z.max(1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(1, keepdims=True)
+
+
+def heldout_report(net, cfg, x, y, temperature):
+    """Held-out metrics: plain argmax, with flip TTA, and ECE before/after temperature scaling."""
+    lo = predict_logits(net, x)
+    m = classification_metrics(y, lo.argmax(1))
+    m["flip_tta"] = classification_metrics(y, predict_logits(net, x, flip=True).argmax(1))
+    m["flip_tta"] = {k: m["flip_tta"][k] for k in ("macro_f1", "accuracy", "per_class")}
+    m["ece"] = {"before": ece(softmax_np(lo), y), "after": ece(softmax_np(lo / temperature), y)}
+    return m
 
 
 def predict_torch(net, x, batch=256):
@@ -150,8 +258,9 @@ CardDumper.add_representer(list, CardDumper.represent_list)
 def write_card(path, cfg, training, metrics):
     card = {
         "name": "maskdetect-mask-classifier",
-        "version": "1.0.0",
-        "description": "Face-mask crop classifier (small plain CNN, trained from scratch). "
+        "version": "1.1.0",
+        "description": "Face-mask crop classifier (small plain CNN, trained from scratch; synthesised "
+                       "incorrectly-worn masks; temperature-calibrated probabilities). "
                        "Input: one face crop made with the crop rule below. Output: class probabilities.",
         "model": "mask_classifier.onnx",
         "labels": list(data.LABELS),
@@ -179,6 +288,9 @@ def main():
     ap.add_argument("--quick", action="store_true", help="tiny end-to-end run (CI)")
     ap.add_argument("--override", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--no-test", action="store_true", help="skip the test-set evaluation (sweeps)")
+    ap.add_argument("--cross-source", metavar="SUMMARY.json",
+                    help="crosssource.py summary to copy into the card's metrics (with --cross-lever)")
+    ap.add_argument("--cross-lever", metavar="NAME", help="lever of the summary that matches this recipe")
     args = ap.parse_args()
     cfg = load_config(args.config, args.override)
     t_cfg, a_cfg, inp = cfg["train"], cfg["aug"], cfg["input"]
@@ -192,16 +304,21 @@ def main():
     rng = np.random.default_rng(cfg["seed"])
     t_start = time.time()
 
-    train, patches, val_x = build_data(cfg, args.quick, rng)
+    train, patches, lm, donors, val_x = build_data(cfg, args.quick, rng)
+    sel = selection_set(val_x)
     probs = sample_weights(train, cfg)
     labels = np.array([s["label"] for s in train])
     whole = np.array([s["box"] is None for s in train])
-    print("train samples %d (per class %s), data ready in %.1fs"
-          % (len(train), np.bincount(labels).tolist(), time.time() - t_start), flush=True)
+    pidx = np.array([s["patch"] for s in train])
+    kinds = [s["synth"] for s in train]
+    print("train samples %d (per class %s, %d synthesised), data ready in %.1fs"
+          % (len(train), np.bincount(labels).tolist(), sum(k is not None for k in kinds), time.time() - t_start),
+          flush=True)
+    print("sampled class shares %s" % [round(float(probs[labels == c].sum()), 3) for c in range(3)], flush=True)
 
     net = MaskNet(cfg["model"]["width"], len(data.LABELS), cfg["model"]["dropout"])
     opt = torch.optim.AdamW(net.parameters(), lr=t_cfg["lr"], weight_decay=t_cfg["weight_decay"])
-    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=t_cfg["label_smoothing"])
+    loss_fn = make_loss(cfg, probs, labels)
     steps_per_epoch = t_cfg["samples_per_epoch"] // t_cfg["batch"]
     total, warm = steps_per_epoch * t_cfg["epochs"], steps_per_epoch * t_cfg["warmup_epochs"]
 
@@ -209,6 +326,20 @@ def main():
         if step < warm:
             return t_cfg["lr"] * (step + 1) / warm
         return t_cfg["lr"] * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
+
+    def patch_of(i):
+        if kinds[i] is None:
+            return patches[pidx[i]]
+        variant = "correct" if kinds[i] == "correct" else synth.pick_incorrect(cfg["synth"], rng)
+        donor = None
+        if donors and rng.random() < cfg["synth"]["p_real"]:
+            k = donors[int(rng.integers(len(donors)))]
+            donor = (patches[k], lm[k])
+        out = synth.draw_mask(patches[pidx[i]], lm[pidx[i]], variant, rng, donor)
+        if out is None:  # mask outside the crop: fall back to the most visible variant
+            out = synth.draw_mask(patches[pidx[i]], lm[pidx[i]], "correct" if variant == "correct" else "nose", rng,
+                                  donor)
+        return patches[pidx[i]] if out is None else out
 
     log, best, step, train_time, seen = [], None, 0, 0.0, 0
     for epoch in range(t_cfg["epochs"]):
@@ -218,7 +349,7 @@ def main():
         run_loss = 0.0
         for b in range(steps_per_epoch):
             bi = idx[b * t_cfg["batch"]:(b + 1) * t_cfg["batch"]]
-            crops = np.stack([augment(patches[i], cfg["crop"]["context"], whole[i], labels[i],
+            crops = np.stack([augment(patch_of(i), cfg["crop"]["context"], whole[i], labels[i],
                                       inp["size"], a_cfg, rng) for i in bi])
             x = torch.from_numpy(normalize(crops, inp["mean"], inp["std"]))
             for g in opt.param_groups:
@@ -235,24 +366,68 @@ def main():
         for name, (x, y) in val_x.items():
             m = classification_metrics(y, predict_torch(net, x).argmax(1))
             entry[name] = {"macro_f1": m["macro_f1"], "accuracy": m["accuracy"],
-                           "f1": [m["per_class"][c]["f1"] for c in data.LABELS]}
+                           "f1": [m["per_class"][c]["f1"] for c in data.LABELS],
+                           "recall": [m["per_class"][c]["recall"] for c in data.LABELS]}
         log.append(entry)
         print(json.dumps(entry), "%.1fs" % (time.time() - t0), flush=True)
-        if best is None or entry["andrewmvd_val"]["macro_f1"] > best[0]["andrewmvd_val"]["macro_f1"]:
+        if best is None or entry[sel]["macro_f1"] > best[0][sel]["macro_f1"]:
             best = (entry, copy.deepcopy(net.state_dict()))
 
     net.load_state_dict(best[1])
     net.eval()
-    torch.save({"state_dict": net.state_dict(), "config": cfg, "epoch": best[0]["epoch"]},
-               os.path.join(args.out, "model.pt"))
+    # Temperature scaling, fitted on the selection validation set (never on a test set).
+    vx, vy = val_x[sel]
+    v_logits = predict_logits(net, vx)
+    temperature = fit_temperature(v_logits, vy) if cfg["calibrate"] else 1.0
+    calib = {"temperature": temperature, "fitted_on": sel, "folded_into_onnx": bool(cfg["calibrate"]),
+             "val_ece_before": ece(softmax_np(v_logits), vy),
+             "val_ece_after": ece(softmax_np(v_logits / temperature), vy)}
+    print("calibration", calib, flush=True)
+    heldout = None
+    if cfg["data"]["holdout"] and cfg["data"]["holdout"] != "none":
+        hs = holdout_samples(cfg["data"]["holdout"])
+        hx = normalize(cache.crops(hs, cfg["crop"]["margin"], inp["size"]), inp["mean"], inp["std"])
+        heldout = heldout_report(net, cfg, hx, np.array([s["label"] for s in hs]), temperature)
+        heldout["source"] = cfg["data"]["holdout"]
+        print("held-out", cfg["data"]["holdout"], json.dumps(heldout), flush=True)
+    elif not args.quick and not args.no_test:
+        ts = data.andrew_samples("test")
+        tx = normalize(cache.crops(ts, cfg["crop"]["margin"], inp["size"]), inp["mean"], inp["std"])
+        tr = heldout_report(net, cfg, tx, np.array([s["label"] for s in ts]), temperature)
+        calib["andrewmvd_test_ece_before"], calib["andrewmvd_test_ece_after"] = tr["ece"]["before"], tr["ece"]["after"]
+        calib["andrewmvd_test_flip_tta_macro_f1"] = tr["flip_tta"]["macro_f1"]
+    with torch.no_grad():  # fold 1/T into the last layer: softmax(Wx/T + b/T) = calibrated probabilities
+        net.fc.weight /= temperature
+        net.fc.bias /= temperature
+    torch.save({"state_dict": net.state_dict(), "config": cfg, "epoch": best[0]["epoch"],
+                "temperature": temperature}, os.path.join(args.out, "model.pt"))
     onnx_path = os.path.join(args.out, "mask_classifier.onnx")
     export_onnx(net, inp["size"], onnx_path)
-    check = verify_onnx(net, onnx_path, val_x["andrewmvd_val"][0])
+    check = verify_onnx(net, onnx_path, vx)
     print("onnx check", check, flush=True)
     if max(check.values()) > 1e-4:
         raise SystemExit("ONNX / torch mismatch: %s" % check)
 
-    metrics = {"selected_epoch": best[0]["epoch"], "val": {k: v for k, v in best[0].items() if k.endswith("_val")}}
+    metrics = {"selected_epoch": best[0]["epoch"], "selection": sel,
+               "val": {k: v for k, v in best[0].items() if k.endswith("_val")}, "calibration": calib}
+    if heldout:
+        metrics["heldout"] = heldout
+    if args.cross_source:
+        with open(args.cross_source) as f:
+            summary = json.load(f)
+        metrics["cross_source"] = {
+            "protocol": "recipe retrained without the source (short schedule, see docs/classifier.md), "
+                        "tested on every GT crop of that source; chosen on the other sources' val crops",
+            "lever": args.cross_lever}
+        for key, v in summary.items():
+            name, source = key.split("|")
+            if name != args.cross_lever:
+                continue
+            h = v["heldout"]
+            metrics["cross_source"][source] = {
+                "n": h["n"], "macro_f1": h["macro_f1"],
+                "recall": {c: h["per_class"][c]["recall"] for c in data.LABELS if h["per_class"][c]["support"]},
+                "confusion": h["confusion"], "overrides": v["overrides"]}
     if not args.no_test:
         dnn = load_net(onnx_path)
         metrics.update(evaluate_sets(lambda x: dnn_probs(dnn, x), cfg["crop"]["margin"], inp["size"],
@@ -268,7 +443,7 @@ def main():
         "train_samples": len(train),
         "epochs": t_cfg["epochs"],
         "selected_epoch": best[0]["epoch"],
-        "selection": "best macro F1 on andrewmvd val GT crops",
+        "selection": "best macro F1 on %s GT crops" % sel,
         "pretraining": "none (from scratch)",
         "wall_time_s": round(wall, 1),
         "train_images_per_s": round(seen / max(train_time, 1e-9), 1),

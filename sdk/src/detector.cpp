@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <optional>
+#include <string_view>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -75,7 +76,20 @@ std::optional<cv::Rect2f> refine_box(const cv::Mat& bgr, const cv::Rect2f& predi
                     predicted.width, predicted.height);
 }
 
+void check_image(const cv::Mat& bgr, std::string_view what) {
+  if (bgr.empty()) throw Error(Errc::bad_input, fmt::format("{}: the image is empty", what));
+  if (bgr.type() != CV_8UC3)
+    throw Error(Errc::bad_input,
+                fmt::format("{}: expected an 8-bit BGR image (CV_8UC3), got type {}", what, bgr.type()));
+}
+
 }  // namespace
+
+void set_inference_threads(int threads) {
+  if (threads < 0) throw Error(Errc::invalid_config, fmt::format("threads: must be >= 0, got {}", threads));
+  // OpenCV: a negative count restores its default.
+  cv::setNumThreads(threads == 0 ? -1 : threads);
+}
 
 struct Detector::Impl {
   Config config;
@@ -86,12 +100,38 @@ struct Detector::Impl {
   Tracker tracker;
   std::int64_t tracked_frames = 0;
   std::unordered_map<std::int64_t, FaceTemplate> templates;  // by track id
+
+  /// Classifies `found` (boxes of `bgr`) into result.faces, timing it.
+  void classify(const cv::Mat& bgr, std::vector<FaceBox>& found, FrameResult& result) {
+    const auto start = Clock::now();
+    boxes.clear();
+    for (const auto& f : found) boxes.push_back(f.box);
+    const std::vector<LabelProbs> probs = classifier->classify(bgr, boxes);
+    result.faces.reserve(found.size());
+    for (std::size_t i = 0; i < found.size(); ++i) {
+      Face face;
+      face.box = found[i].box;
+      face.face_score = found[i].score;
+      face.landmarks = std::move(found[i].landmarks);
+      face.probs = probs[i];
+      const auto best = std::max_element(face.probs.begin(), face.probs.end());
+      face.label = static_cast<MaskLabel>(best - face.probs.begin());
+      face.score = *best;
+      result.faces.push_back(std::move(face));
+    }
+    result.times.classify_ms = ms_since(start);
+  }
 };
+
+Detector::Impl& Detector::impl() const {
+  if (!impl_) throw Error(Errc::internal, "Detector: used after it was moved from (assign a new Detector first)");
+  return *impl_;
+}
 
 Detector::Detector(const Config& config) : impl_(std::make_unique<Impl>()) {
   validate(config);
   impl_->config = config;
-  if (config.threads > 0) cv::setNumThreads(config.threads);
+  if (config.threads > 0) set_inference_threads(config.threads);
   impl_->faces = FaceDetector::create(config.detector);
   impl_->classifier = MaskClassifier::create(config.classifier);
 }
@@ -101,43 +141,43 @@ Detector::Detector(Detector&&) noexcept = default;
 Detector& Detector::operator=(Detector&&) noexcept = default;
 
 FrameResult Detector::detect(const cv::Mat& bgr) {
-  if (bgr.empty()) throw Error(Errc::bad_input, "detect: the image is empty");
-  if (bgr.type() != CV_8UC3)
-    throw Error(Errc::bad_input, fmt::format("detect: expected an 8-bit BGR image (CV_8UC3), got type {}", bgr.type()));
+  Impl& self = impl();
+  check_image(bgr, "detect");
   FrameResult result;
   result.frame_size = bgr.size();
 
-  auto start = Clock::now();
-  std::vector<FaceBox> found = impl_->faces->detect(bgr);
-  const float min_px = impl_->config.detector.min_face_px;
+  const auto start = Clock::now();
+  std::vector<FaceBox> found = self.faces->detect(bgr);
+  const float min_px = self.config.detector.min_face_px;
   if (min_px > 0.0f) {
     std::erase_if(found, [min_px](const FaceBox& f) { return std::max(f.box.width, f.box.height) < min_px; });
   }
   result.times.detect_ms = ms_since(start);
+  self.classify(bgr, found, result);
+  return result;
+}
 
-  start = Clock::now();
-  auto& boxes = impl_->boxes;
-  boxes.clear();
-  for (const auto& f : found) boxes.push_back(f.box);
-  const std::vector<LabelProbs> probs = impl_->classifier->classify(bgr, boxes);
-  result.faces.reserve(found.size());
-  for (std::size_t i = 0; i < found.size(); ++i) {
-    Face face;
-    face.box = found[i].box;
-    face.face_score = found[i].score;
-    face.landmarks = std::move(found[i].landmarks);
-    face.probs = probs[i];
-    const auto best = std::max_element(face.probs.begin(), face.probs.end());
-    face.label = static_cast<MaskLabel>(best - face.probs.begin());
-    face.score = *best;
-    result.faces.push_back(std::move(face));
+FrameResult Detector::classify(const cv::Mat& bgr, std::vector<FaceBox> boxes) {
+  Impl& self = impl();
+  check_image(bgr, "classify");
+  for (std::size_t i = 0; i < boxes.size(); ++i) {
+    const cv::Rect2f& b = boxes[i].box;
+    const bool finite = std::isfinite(b.x) && std::isfinite(b.y) && std::isfinite(b.width) && std::isfinite(b.height);
+    if (!finite || !(b.width > 0.0f) || !(b.height > 0.0f))
+      throw Error(Errc::bad_input, fmt::format("classify: box {} ({}, {}, {}, {}) is empty or not finite", i, b.x, b.y,
+                                               b.width, b.height));
+    if (!(boxes[i].score >= 0.0f && boxes[i].score <= 1.0f))
+      throw Error(Errc::bad_input, fmt::format("classify: box {} has score {}, not in [0, 1]", i, boxes[i].score));
   }
-  result.times.classify_ms = ms_since(start);
+  std::stable_sort(boxes.begin(), boxes.end(), [](const FaceBox& a, const FaceBox& b) { return a.score > b.score; });
+  FrameResult result;
+  result.frame_size = bgr.size();
+  self.classify(bgr, boxes, result);
   return result;
 }
 
 FrameResult Detector::track(const cv::Mat& bgr, double t) {
-  Impl& impl = *impl_;
+  Impl& impl = this->impl();
   const bool detect_now = impl.tracked_frames++ % impl.tracking.detect_every == 0;
   if (detect_now) {
     const float threshold = impl.config.detector.score_threshold;
@@ -197,22 +237,24 @@ void Detector::set_tracking(const TrackingOptions& options) {
   if (options.detect_every < 1)
     throw Error(Errc::invalid_config,
                 fmt::format("tracking option 'detect_every' = {}: must be at least 1", options.detect_every));
-  impl_->tracker = Tracker(options.tracker);
-  impl_->tracking = options;
-  impl_->tracked_frames = 0;
-  impl_->templates.clear();
+  Impl& state = impl();
+  state.tracker = Tracker(options.tracker);
+  state.tracking = options;
+  state.tracked_frames = 0;
+  state.templates.clear();
 }
 
-const Tracker& Detector::tracker() const noexcept { return impl_->tracker; }
+const Tracker& Detector::tracker() const { return impl().tracker; }
 
 void Detector::set_face_threshold(float threshold) {
+  Impl& self = impl();
   if (!(threshold >= 0.0f && threshold <= 1.0f))
     throw Error(Errc::bad_input, fmt::format("face threshold {} is not in [0, 1]", threshold));
-  impl_->config.detector.score_threshold = threshold;
-  impl_->faces->set_score_threshold(threshold);
+  self.config.detector.score_threshold = threshold;
+  self.faces->set_score_threshold(threshold);
 }
 
-const Config& Detector::config() const noexcept { return impl_->config; }
-const ModelCard& Detector::classifier_card() const noexcept { return impl_->classifier->card(); }
+const Config& Detector::config() const { return impl().config; }
+const ModelCard& Detector::classifier_card() const { return impl().classifier->card(); }
 
 }  // namespace maskdetect

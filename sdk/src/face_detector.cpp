@@ -15,16 +15,9 @@ namespace maskdetect {
 namespace {
 
 std::filesystem::path resolve_model(const DetectorConfig& config) {
-  if (!config.model.empty()) {
-    std::filesystem::path path(config.model);
-    std::error_code ec;
-    if (!std::filesystem::exists(path, ec))
-      throw Error(Errc::model_not_found, fmt::format("{}: model file not found (detector.model, back end {})",
-                                                     path.string(), to_string(config.backend)));
-    if (!std::filesystem::is_regular_file(path, ec))
-      throw Error(Errc::model_load, fmt::format("{}: not a regular file (detector.model)", path.string()));
-    return path;
-  }
+  // A path as given; a bare file name that is not in the current folder goes through the model search path.
+  if (!config.model.empty())
+    return find_model_file(config.model, fmt::format("detector.model, back end {}", to_string(config.backend)));
   switch (config.backend) {
     case DetectorBackend::blazeface_front:
       return find_model(kBlazeFaceFrontFile);

@@ -140,10 +140,12 @@ struct MaskClassifier::Impl {
 };
 
 std::unique_ptr<MaskClassifier> MaskClassifier::create(const ClassifierConfig& config) {
-  const std::filesystem::path card_path =
-      config.card.empty() ? find_model(kClassifierCardFile) : std::filesystem::path(config.card);
-  return std::make_unique<MaskClassifier>(load_model_card(card_path));
+  return std::make_unique<MaskClassifier>(config);
 }
+
+MaskClassifier::MaskClassifier(const ClassifierConfig& config)
+    : MaskClassifier(load_model_card(config.card.empty() ? find_model(kClassifierCardFile)
+                                                         : std::filesystem::path(config.card))) {}
 
 MaskClassifier::MaskClassifier(ModelCard card) : impl_(std::make_unique<Impl>()) {
   impl_->card = std::move(card);
@@ -167,10 +169,13 @@ MaskClassifier::MaskClassifier(ModelCard card) : impl_(std::make_unique<Impl>())
 }
 
 MaskClassifier::~MaskClassifier() = default;
+MaskClassifier::MaskClassifier(MaskClassifier&&) noexcept = default;
+MaskClassifier& MaskClassifier::operator=(MaskClassifier&&) noexcept = default;
 
 const ModelCard& MaskClassifier::card() const noexcept { return impl_->card; }
 
 std::vector<LabelProbs> MaskClassifier::classify(const cv::Mat& bgr, const std::vector<cv::Rect2f>& boxes) {
+  if (!impl_) throw Error(Errc::internal, "MaskClassifier: used after it was moved from");
   std::vector<cv::Mat> crops;
   crops.reserve(boxes.size());
   for (const auto& box : boxes)
@@ -179,6 +184,7 @@ std::vector<LabelProbs> MaskClassifier::classify(const cv::Mat& bgr, const std::
 }
 
 std::vector<LabelProbs> MaskClassifier::classify_crops(const std::vector<cv::Mat>& crops) {
+  if (!impl_) throw Error(Errc::internal, "MaskClassifier: used after it was moved from");
   std::vector<LabelProbs> result;
   if (crops.empty()) return result;
   const ModelCard& card = impl_->card;

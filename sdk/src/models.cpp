@@ -87,6 +87,24 @@ std::filesystem::path find_model(std::string_view file_name, std::string_view hi
                                                  hint.empty() ? "" : "\n", hint));
 }
 
+std::filesystem::path find_model_file(const std::filesystem::path& path, std::string_view what, std::string_view hint) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) {
+    if (!std::filesystem::is_regular_file(path, ec))
+      throw Error(Errc::model_load, fmt::format("{}: not a regular file ({})", path.string(), what));
+    return path;
+  }
+  if (path.has_filename() && !path.has_parent_path()) {
+    try {
+      return find_model(path.string(), hint);
+    } catch (const Error& e) {
+      throw Error(e.code(), fmt::format("{}: {}", what, e.what()));
+    }
+  }
+  throw Error(Errc::model_not_found,
+              fmt::format("{}: model file not found ({}){}{}", path.string(), what, hint.empty() ? "" : "; ", hint));
+}
+
 const std::vector<KnownModel>& known_models() {
   static const std::vector<KnownModel> models{{
       .name = "yunet",

@@ -289,12 +289,21 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
                             {"idle_timeout_ms", o.idle_timeout.count()}}},
                           {"streams", nlohmann::json::array()}};
     for (std::size_t i = 0; i < state_->hub.size(); ++i) {
-      doc["streams"].push_back({{"id", i},
-                                {"name", state_->hub.description(i)},
-                                {"threshold", state_->hub.threshold(i)},
-                                {"mjpeg", fmt::format("/api/v1/streams/{}/mjpeg", i)},
-                                {"snapshot", fmt::format("/api/v1/streams/{}/snapshot.jpg", i)},
-                                {"ws", fmt::format("/api/v1/streams/{}/ws", i)}});
+      nlohmann::json stream = {{"id", i},
+                               {"name", state_->hub.description(i)},
+                               {"threshold", state_->hub.threshold(i)},
+                               {"mjpeg", fmt::format("/api/v1/streams/{}/mjpeg", i)},
+                               {"snapshot", fmt::format("/api/v1/streams/{}/snapshot.jpg", i)},
+                               {"ws", fmt::format("/api/v1/streams/{}/ws", i)}};
+      // Cameras and streams are reopened with backoff: whether frames flow, and their outages so far.
+      const StreamState source = state_->hub.state(i);
+      stream["state"] = source.name();
+      if (source.live) {
+        stream["outages"] = source.status.outages;
+        stream["downtime_s"] = source.status.downtime_s;
+        stream["last_error"] = source.status.last_error;
+      }
+      doc["streams"].push_back(std::move(stream));
     }
     return doc.dump();
   }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "maskdetect/config.hpp"
+#include "maskdetect/video/reconnect.hpp"
 #include "stats.hpp"
 
 namespace maskdetect::server {
@@ -25,16 +26,25 @@ struct StreamFrame {
   std::shared_ptr<const std::string> json;  ///< the SDK JSON of the frame
 };
 
+/// How a source is doing, for /api/v1/info.
+struct StreamState {
+  bool live = false;              ///< a camera or stream (reopened with backoff); files loop instead
+  video::ReconnectStatus status;  ///< live sources: up or down, outages, downtime, last error
+  [[nodiscard]] std::string_view name() const noexcept;  ///< "up", "down" or "starting"
+};
+
 class StreamHub {
  public:
-  /// Opens every source and loads a Detector for each (throws maskdetect::Error). Threads start in start().
+  /// Opens every file source and loads a Detector for each (throws maskdetect::Error). Cameras and streams
+  /// are opened by their thread and reopened with backoff (1 s doubling to 30 s) whenever they fail, also
+  /// when absent at start-up; each outage is logged once on stderr with its duration. Threads start in start().
   StreamHub(const std::vector<std::string>& specs, const Config& config, Stats& stats, int jpeg_quality,
             double max_fps);
   ~StreamHub();
   StreamHub(const StreamHub&) = delete;
   StreamHub& operator=(const StreamHub&) = delete;
 
-  /// Names of sources given to the constructor, without opening anything (for Stats).
+  /// Names of sources given to the constructor (URL credentials redacted), without opening anything (for Stats).
   [[nodiscard]] static std::vector<std::string> names(const std::vector<std::string>& specs);
 
   void start();
@@ -45,6 +55,7 @@ class StreamHub {
   [[nodiscard]] std::string description(std::size_t id) const;
   [[nodiscard]] StreamFrame latest(std::size_t id) const;
   [[nodiscard]] float threshold(std::size_t id) const;
+  [[nodiscard]] StreamState state(std::size_t id) const;
   void set_threshold(std::size_t id, float threshold);
 
  private:

@@ -43,7 +43,10 @@ struct ClassifierConfig {
 struct Config {
   DetectorConfig detector;
   ClassifierConfig classifier;
-  /// OpenCV threads for inference (cv::setNumThreads); 0 keeps OpenCV's default.
+  /// OpenCV threads for inference; 0 keeps OpenCV's default. PROCESS-WIDE: a Detector built with
+  /// threads > 0 calls set_inference_threads(threads) (cv::setNumThreads), which changes every
+  /// OpenCV call in the process, other Detectors included; the last one built wins. Leave it 0 in
+  /// applications that set threads themselves (see set_inference_threads() in detector.hpp).
   int threads = 0;
 };
 

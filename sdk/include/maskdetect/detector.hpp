@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <vector>
 
 #include <opencv2/core/mat.hpp>
 
@@ -24,15 +25,26 @@ struct TrackingOptions {
   /// (docs/tracking.md); the Kalman prediction alone does better.
   bool refine = false;
 };
+/// Sets the number of threads OpenCV uses for inference (cv::setNumThreads) for the WHOLE PROCESS:
+/// every Detector, FaceDetector and MaskClassifier, and any other OpenCV code. `threads` 0 restores
+/// OpenCV's default. Call it once, before building detectors; a Detector whose Config::threads > 0
+/// calls it from its constructor. Throws Error(invalid_config) for a negative count.
+void set_inference_threads(int threads);
 
 /// Face detection followed by batched mask classification.
 ///
+/// Construction: a value. `Detector detector(config);` loads the models; it can be moved (not copied),
+/// stored in containers or in a std::optional. A moved-from Detector may only be assigned to or
+/// destroyed: its other members throw Error(internal).
+///
 /// Thread safety: one Detector must not be used by two threads at once (its networks keep state
-/// between calls). Create one Detector per worker thread; they share nothing. Construction loads the
-/// models (tens of milliseconds); detect() allocates little once the first frame has been seen.
+/// between calls). Create one Detector per worker thread; they share nothing, except that
+/// Config::threads is process-wide (set_inference_threads()). Construction loads the models (tens of
+/// milliseconds); detect() allocates little once the first frame has been seen.
 class Detector {
  public:
-  /// Validates `config` and loads both models. Throws Error.
+  /// Validates `config` and loads both models; applies config.threads (process-wide) when > 0.
+  /// Throws Error.
   explicit Detector(const Config& config);
   ~Detector();
   Detector(Detector&&) noexcept;
@@ -57,16 +69,24 @@ class Detector {
   void set_tracking(const TrackingOptions& options);
 
   /// The tracker behind track(): people seen so far, their votes and best crops.
-  [[nodiscard]] const Tracker& tracker() const noexcept;
+  /// Throws Error(internal) on a moved-from Detector.
+  [[nodiscard]] const Tracker& tracker() const;
+  /// Mask decisions for faces another detector found: classifies `boxes` (pixels of `bgr`) in one batch
+  /// and returns them as detect() would (descending FaceBox::score, times.detect_ms 0), ready for
+  /// draw_results() and to_json(). The boxes are taken as given: no threshold, NMS or min_face_px.
+  /// Throws Error(bad_input) for a bad image or a box that is empty, not finite, or has a score
+  /// outside [0, 1].
+  [[nodiscard]] FrameResult classify(const cv::Mat& bgr, std::vector<FaceBox> boxes);
 
   /// Changes the face-detector confidence threshold from the next frame on.
   void set_face_threshold(float threshold);
 
-  [[nodiscard]] const Config& config() const noexcept;
-  [[nodiscard]] const ModelCard& classifier_card() const noexcept;
+  [[nodiscard]] const Config& config() const;
+  [[nodiscard]] const ModelCard& classifier_card() const;
 
  private:
   struct Impl;
+  Impl& impl() const;  // throws Error(internal) when moved from
   std::unique_ptr<Impl> impl_;
 };
 

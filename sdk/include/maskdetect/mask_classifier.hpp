@@ -42,10 +42,16 @@ struct ModelCard {
 /// Not safe to call from two threads at once; create one per thread.
 class MaskClassifier {
  public:
-  /// Loads the card (config.card or the shipped one) and its network. Throws Error.
-  [[nodiscard]] static std::unique_ptr<MaskClassifier> create(const ClassifierConfig& config);
+  /// Loads the card (config.card, or the shipped one from the model search path) and its network.
+  /// Throws Error. Like Detector, a value: movable, not copyable.
+  explicit MaskClassifier(const ClassifierConfig& config);
+  /// Loads the network of a card already read with load_model_card(). Throws Error.
   explicit MaskClassifier(ModelCard card);
+  /// The same as std::make_unique<MaskClassifier>(config), for code that holds classifiers by pointer.
+  [[nodiscard]] static std::unique_ptr<MaskClassifier> create(const ClassifierConfig& config);
   ~MaskClassifier();
+  MaskClassifier(MaskClassifier&&) noexcept;
+  MaskClassifier& operator=(MaskClassifier&&) noexcept;
   MaskClassifier(const MaskClassifier&) = delete;
   MaskClassifier& operator=(const MaskClassifier&) = delete;
 

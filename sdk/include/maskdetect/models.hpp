@@ -25,6 +25,14 @@ namespace maskdetect {
 /// listing the folders searched (and `hint`, e.g. how to fetch the model).
 [[nodiscard]] std::filesystem::path find_model(std::string_view file_name, std::string_view hint = {});
 
+/// A model file as a user names it (a config value, a command-line flag): an existing file is returned as
+/// given; a bare file name (no folder part) that is not in the current folder is looked up with
+/// find_model(). Throws Error(model_not_found) naming `path` and, for a bare name, the folders searched;
+/// Error(model_load) for something that is not a regular file. `what` names the setting in the message
+/// (e.g. "--yunet", "detector.model").
+[[nodiscard]] std::filesystem::path find_model_file(const std::filesystem::path& path, std::string_view what,
+                                                    std::string_view hint = {});
+
 /// A model the project knows how to obtain but may not ship (e.g. YuNet, see `maskdetect models fetch`).
 struct KnownModel {
   std::string name;         ///< short name used on the command line, e.g. "yunet"

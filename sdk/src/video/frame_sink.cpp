@@ -5,6 +5,7 @@
 #include <iostream>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 #include <opencv2/imgcodecs.hpp>
@@ -65,6 +66,12 @@ class ImageFolderSink final : public FrameSink {
   bool created_ = false;
 };
 
+/// A codec the video sink can ask OpenCV's FFmpeg back end for.
+struct VideoCodec {
+  int fourcc;
+  const char* name;  ///< for people: "H.264 (avc1)"
+};
+
 class VideoSink final : public FrameSink {
  public:
   VideoSink(fs::path path, double fps, bool force) : path_(std::move(path)), fps_(fps > 0.0 ? fps : 25.0) {
@@ -73,9 +80,12 @@ class VideoSink final : public FrameSink {
       throw Error(Errc::bad_input, fmt::format("output video '{}' exists (use --force to overwrite)", path_.string()));
     const std::string ext = lower_ext(path_);
     if (ext == ".mp4") {
-      fourcc_ = cv::VideoWriter::fourcc('m', 'p', '4', 'v');
+      // H.264 plays in every browser; MPEG-4 Part 2 (mp4v) in none, so it is only the fallback for an
+      // OpenCV/FFmpeg build without an H.264 encoder (Debian's has libx264).
+      codecs_ = {{cv::VideoWriter::fourcc('a', 'v', 'c', '1'), "H.264 (avc1)"},
+                 {cv::VideoWriter::fourcc('m', 'p', '4', 'v'), "MPEG-4 Part 2 (mp4v)"}};
     } else if (ext == ".avi") {
-      fourcc_ = cv::VideoWriter::fourcc('M', 'J', 'P', 'G');
+      codecs_ = {{cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), "Motion JPEG (MJPG)"}};
     } else {
       throw Error(Errc::bad_input, fmt::format("output video '{}': use .mp4 or .avi", path_.string()));
     }
@@ -85,20 +95,7 @@ class VideoSink final : public FrameSink {
   VideoSink& operator=(const VideoSink&) = delete;
 
   void write(const Frame&, const cv::Mat& image) override {
-    if (!writer_.isOpened()) {
-      if (const fs::path parent = path_.parent_path(); !parent.empty()) {
-        std::error_code ec;
-        fs::create_directories(parent, ec);
-      }
-      size_ = image.size();
-      bool ok = false;
-      try {
-        ok = writer_.open(path_.string(), fourcc_, fps_, size_, true);
-      } catch (const cv::Exception& e) {
-        throw Error(Errc::io, fmt::format("cannot write video '{}': {}", path_.string(), e.what()));
-      }
-      if (!ok) throw Error(Errc::io, fmt::format("cannot write video '{}'", path_.string()));
-    }
+    if (!writer_.isOpened()) open(image.size());
     if (image.size() == size_) {
       writer_.write(image);
     } else {
@@ -110,12 +107,45 @@ class VideoSink final : public FrameSink {
   void close() override {
     if (writer_.isOpened()) writer_.release();
   }
-  std::string description() const override { return "video '" + path_.string() + "'"; }
+  std::string description() const override {
+    std::string text = "video '" + path_.string() + "'";
+    if (codec_ != nullptr) text += fmt::format(", {}", codec_->name);
+    return text;
+  }
 
  private:
+  void open(cv::Size size) {
+    if (const fs::path parent = path_.parent_path(); !parent.empty()) {
+      std::error_code ec;
+      fs::create_directories(parent, ec);
+    }
+    size_ = size;
+    std::string failures;
+    for (const VideoCodec& codec : codecs_) {
+      bool ok = false;
+      try {
+        ok = writer_.open(path_.string(), codec.fourcc, fps_, size_, true);
+      } catch (const cv::Exception& e) {
+        failures += fmt::format("; {}: {}", codec.name, e.what());
+      }
+      if (ok) {
+        codec_ = &codec;
+        if (&codec != &codecs_.front())
+          std::cerr << fmt::format(
+              "note: this OpenCV/FFmpeg build cannot write {}; '{}' is written as {}, which browsers do not play\n",
+              codecs_.front().name, path_.string(), codec.name);
+        return;
+      }
+    }
+    std::error_code ec;
+    fs::remove(path_, ec);  // an empty file the failed attempts may have left
+    throw Error(Errc::io, fmt::format("cannot write video '{}'{}", path_.string(), failures));
+  }
+
   fs::path path_;
   double fps_;
-  int fourcc_ = 0;
+  std::vector<VideoCodec> codecs_;
+  const VideoCodec* codec_ = nullptr;  // the codec in use, once open
   cv::Size size_;
   cv::VideoWriter writer_;
 };
@@ -168,15 +198,27 @@ void JsonLinesWriter::flush() {
 }
 
 void check_not_input(const FrameSource& source, const fs::path& output, bool is_folder, std::string_view what) {
-  const fs::path out = normal(output);
+  // By device and inode (a hard link, a symlink or another spelling of the same file), and by path for
+  // outputs that do not exist yet.
+  const auto same_file = [](const fs::path& a, const fs::path& b) {
+    std::error_code ec;
+    if (fs::equivalent(a, b, ec) && !ec) return true;
+    return normal(a) == normal(b);
+  };
   for (const fs::path& input : source.input_files()) {
-    if (normal(input) == out)
+    if (same_file(input, output))
       throw Error(Errc::bad_input,
                   fmt::format("{} '{}' would overwrite the input '{}'", what, output.string(), input.string()));
+    if (!is_folder) continue;
+    // An image-folder sink writes each image under its file name (output_name()).
+    const fs::path target = output / input.filename();
+    if (same_file(input, target))
+      throw Error(Errc::bad_input, fmt::format("{} '{}': '{}' would overwrite the input '{}'", what, output.string(),
+                                               target.string(), input.string()));
   }
   if (!is_folder) return;
   for (const fs::path& dir : source.input_dirs()) {
-    if (normal(dir) == out)
+    if (same_file(dir, output))
       throw Error(Errc::bad_input,
                   fmt::format("{} '{}' is the input folder; its images would be overwritten", what, output.string()));
   }

@@ -1,5 +1,7 @@
 #include "maskdetect/video/frame_source.hpp"
 
+#include <glob.h>
+
 #include <algorithm>
 #include <cctype>
 #include <system_error>
@@ -98,17 +100,52 @@ class CaptureSource final : public FrameSource {
   std::int64_t next_ = 0;
 };
 
-std::vector<fs::path> list_images(const fs::path& dir, std::string_view pattern) {
+std::vector<fs::path> list_images(const fs::path& dir) {
   std::vector<fs::path> files;
   std::error_code ec;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     const fs::path& path = it->path();
     if (!it->is_regular_file(ec) && !it->is_symlink(ec)) continue;
     if (!is_image_file(path)) continue;
-    if (!pattern.empty() && !glob_match(pattern, path.filename().string())) continue;
     files.push_back(path);
   }
   if (ec) throw Error(Errc::io, fmt::format("cannot list folder '{}': {}", dir.string(), ec.message()));
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+/// True when `spec` holds a glob(3) wildcard: `*`, `?` or a bracket expression.
+bool is_glob(std::string_view spec) { return spec.find_first_of("*?[") != std::string_view::npos; }
+
+/// The image files (by is_image_file) that `pattern` matches with glob(3): `*`, `?`, bracket expressions
+/// with ranges and classes ([0-9], [[:digit:]], [!a]), wildcards in folder names; sorted. Throws
+/// Error(bad_input) when nothing matches.
+std::vector<fs::path> glob_images(const std::string& pattern) {
+  glob_t matches{};
+  const int rc = ::glob(pattern.c_str(), GLOB_MARK, nullptr, &matches);
+  std::vector<fs::path> files;
+  if (rc == 0) {
+    for (std::size_t i = 0; i < matches.gl_pathc; ++i) {
+      const std::string_view match(matches.gl_pathv[i]);
+      if (match.empty() || match.back() == '/') continue;  // GLOB_MARK: a folder
+      std::error_code ec;
+      const fs::path file(match);
+      if (is_image_file(file) && fs::is_regular_file(file, ec)) files.push_back(file);
+    }
+  }
+  globfree(&matches);
+  if (rc == GLOB_NOSPACE)
+    throw Error(Errc::io, fmt::format("source '{}': out of memory expanding the pattern", pattern));
+  if (rc == GLOB_ABORTED)
+    throw Error(Errc::io, fmt::format("source '{}': a folder of the pattern cannot be read", pattern));
+  if (files.empty()) {
+    const fs::path dir = fs::path(pattern).parent_path();
+    std::error_code ec;
+    if (!dir.empty() && !is_glob(dir.string()) && !fs::is_directory(dir, ec))
+      throw Error(Errc::bad_input, fmt::format("source '{}': folder '{}' does not exist", pattern, dir.string()));
+    throw Error(Errc::bad_input,
+                fmt::format("source '{}': no image matches (.jpg, .jpeg, .png, .bmp, .webp)", pattern));
+  }
   std::sort(files.begin(), files.end());
   return files;
 }
@@ -179,30 +216,6 @@ bool is_image_file(const fs::path& path) {
   return std::find(extensions.begin(), extensions.end(), ext) != extensions.end();
 }
 
-bool glob_match(std::string_view pattern, std::string_view name) noexcept {
-  // Iterative matcher with one backtracking point for the last `*`.
-  std::size_t p = 0;
-  std::size_t n = 0;
-  std::size_t star = std::string_view::npos;
-  std::size_t star_n = 0;
-  while (n < name.size()) {
-    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == name[n])) {
-      ++p;
-      ++n;
-    } else if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      star_n = n;
-    } else if (star != std::string_view::npos) {
-      p = star + 1;
-      n = ++star_n;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
-}
-
 std::unique_ptr<FrameSource> open_image_list(std::vector<fs::path> files, std::string description) {
   std::vector<fs::path> dirs;
   for (const fs::path& file : files) {
@@ -220,7 +233,10 @@ std::unique_ptr<FrameSource> open_frame_source(const std::string& spec) {
   if (spec.find("://") != std::string::npos) {
     cv::VideoCapture capture;
     try {
-      capture.open(spec, cv::CAP_ANY);
+      // A stream that hangs counts as failed after 10 s (OpenCV's default is 30 s), so it is reopened sooner.
+      // FFmpeg reads every stream protocol (RTSP, HTTP, UDP, TCP); other back ends only add noise when it fails.
+      capture.open(spec, cv::CAP_FFMPEG,
+                   {cv::CAP_PROP_OPEN_TIMEOUT_MSEC, 10000, cv::CAP_PROP_READ_TIMEOUT_MSEC, 10000});
     } catch (const cv::Exception& e) {
       throw Error(Errc::io, fmt::format("cannot open stream '{}': {}", redact_url(spec), e.what()));
     }
@@ -230,21 +246,12 @@ std::unique_ptr<FrameSource> open_frame_source(const std::string& spec) {
   }
 
   const fs::path path(spec);
-  const std::string file_name = path.filename().string();
-  if (file_name.find_first_of("*?") != std::string::npos) {
-    fs::path dir = path.parent_path();
-    if (dir.empty()) dir = ".";
-    if (!fs::is_directory(dir))
-      throw Error(Errc::bad_input, fmt::format("source '{}': folder '{}' does not exist", spec, dir.string()));
-    std::vector<fs::path> files = list_images(dir, file_name);
-    if (files.empty()) throw Error(Errc::bad_input, fmt::format("source '{}': no image matches", spec));
-    return std::make_unique<ImageListSource>(std::move(files), std::vector<fs::path>{dir}, "images '" + spec + "'");
-  }
-
   std::error_code ec;
+  if (!fs::exists(path, ec) && is_glob(spec)) return open_image_list(glob_images(spec), "images '" + spec + "'");
+
   if (!fs::exists(path, ec)) throw Error(Errc::bad_input, fmt::format("source '{}' does not exist", spec));
   if (fs::is_directory(path, ec)) {
-    std::vector<fs::path> files = list_images(path, {});
+    std::vector<fs::path> files = list_images(path);
     if (files.empty())
       throw Error(Errc::bad_input, fmt::format("folder '{}' holds no images (.jpg, .jpeg, .png, .bmp, .webp)", spec));
     return std::make_unique<ImageListSource>(std::move(files), std::vector<fs::path>{path}, "folder '" + spec + "'");

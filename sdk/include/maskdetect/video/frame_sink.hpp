@@ -40,8 +40,11 @@ class FrameSink {
 /// with `force`, otherwise Error(bad_input) naming it.
 [[nodiscard]] std::unique_ptr<FrameSink> make_image_folder_sink(std::filesystem::path dir, bool force);
 
-/// A video file (.mp4: mp4v, .avi: MJPG), opened on the first frame at its size; later frames of another
-/// size are resized. An existing file is refused unless `force` (checked here, before any frame).
+/// A video file, opened on the first frame at its size; later frames of another size are resized.
+/// .mp4: H.264 (avc1), which browsers play, when the OpenCV/FFmpeg build can write it (Debian's can, through
+/// libx264; odd widths and heights lose their last column or row); otherwise MPEG-4 Part 2 (mp4v), with
+/// a note on stderr. .avi: Motion JPEG. description() names the codec once the first frame is written.
+/// An existing file is refused unless `force` (checked here, before any frame).
 [[nodiscard]] std::unique_ptr<FrameSink> make_video_sink(std::filesystem::path path, double fps, bool force);
 
 /// A video sink for a video path, else an image-folder sink.
@@ -61,8 +64,10 @@ class JsonLinesWriter {
   std::ofstream file_;
 };
 
-/// Throws Error(bad_input) if writing `output` (a file, or a folder when `is_folder`) could overwrite
-/// one of `source`'s inputs. `what` names the option in the message ("--output").
+/// Throws Error(bad_input) if writing `output` (a file, or a folder when `is_folder`: the folder itself and
+/// each `output/<input file name>` it would write) could overwrite one of `source`'s inputs. Files are
+/// compared by device and inode (hard links, symlinks, other spellings), and by normalised path when the
+/// output does not exist yet. `what` names the option in the message ("--output").
 void check_not_input(const FrameSource& source, const std::filesystem::path& output, bool is_folder,
                      std::string_view what);
 

@@ -63,11 +63,10 @@ class FrameSource {
 /// File extensions read as images (lower case, with the dot).
 [[nodiscard]] bool is_image_file(const std::filesystem::path& path);
 
-/// `*` and `?` against a whole file name (no path separators, case-sensitive).
-[[nodiscard]] bool glob_match(std::string_view pattern, std::string_view name) noexcept;
-
 /// Opens `spec`: a camera index ("0") or device ("/dev/video0"), a URL ("rtsp://...", "http://..."),
-/// an image file, a folder of images (sorted by name), a glob of images ("dir/*.jpg") or a video file.
+/// an image file, a folder of images (sorted by name), a glob(3) pattern of images ("dir/*.jpg",
+/// "shots/img_[0-9][0-9].png", "day*/cam1/*.jpg"; sorted, only image files) or a video file. A path that
+/// exists is taken as a file even when its name holds glob characters.
 /// Throws Error(bad_input) for a source that does not exist or cannot be decoded, Error(io) for a camera
 /// or stream that cannot be opened.
 [[nodiscard]] std::unique_ptr<FrameSource> open_frame_source(const std::string& spec);
