@@ -78,7 +78,8 @@ inline cv::Mat make_background(cv::Size size) {
 }
 
 /// The first images of `folder` (sorted) that the detector finds as exactly one face with `label` at
-/// probability >= 0.8 when pasted alone at `size` px: the tests are about tracking, not about the detector.
+/// probability >= 0.8 and a face box at least 0.4 x `size` wide when pasted alone at `size` px: the tests are
+/// about tracking, not about the detector or the classifier.
 inline std::vector<ClipFace> pick_faces(Detector& detector, const std::filesystem::path& folder, MaskLabel label,
                                         std::size_t count, int size) {
   std::vector<std::filesystem::path> files;
@@ -102,7 +103,9 @@ inline std::vector<ClipFace> pick_faces(Detector& detector, const std::filesyste
       cv::Mat frame = bg.clone();
       face.bgr.copyTo(frame(cv::Rect(at, face.bgr.size())));
       const FrameResult r = detector.detect(frame);
-      if (r.faces.size() != 1 || r.faces[0].label != label || r.faces[0].score < 0.8f) {
+      // The face must fill most of the pasted image: tiny faces in wide photos are classified unreliably.
+      if (r.faces.size() != 1 || r.faces[0].label != label || r.faces[0].score < 0.8f ||
+          r.faces[0].box.width < 0.4f * static_cast<float>(size)) {
         ok = false;
         break;
       }
