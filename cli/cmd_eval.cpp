@@ -31,6 +31,7 @@ struct EvalOptions {
   std::string predictions;
   std::string json;
   std::string report;
+  std::string coco_results;
   std::vector<std::string> class_map;
   bool strict = false;
   int workers = 2;
@@ -64,6 +65,7 @@ std::string command_line(const EvalOptions& o, const app::ConfigOptions& c) {
   for (const std::string& rule : o.class_map) cmd += " --class-map " + quote(rule);
   if (given(o.ap_threshold_opt)) cmd += fmt::format(" --ap-threshold {}", o.ap_threshold);
   if (given(o.operating_threshold_opt)) cmd += fmt::format(" --operating-threshold {}", o.operating_threshold);
+  if (!o.coco_results.empty()) cmd += " --coco-results " + quote(o.coco_results);
   if (o.strict) cmd += " --strict";
   return cmd;
 }
@@ -93,6 +95,22 @@ int run_eval(const EvalOptions& options, const app::ConfigOptions& config_option
     throw Error(Errc::invalid_config, "--predictions needs a detection dataset (VOC, YOLO or COCO)");
   if (options.json != "-" && !options.json.empty() && fs::exists(options.json) && fs::is_directory(options.json))
     throw Error(Errc::bad_input, fmt::format("--json '{}' is a folder", options.json));
+  if (!options.coco_results.empty()) {
+    if (dataset.classification())
+      throw Error(Errc::invalid_config, "--coco-results needs a detection dataset (VOC, YOLO or COCO)");
+    std::error_code ec;
+    if (fs::is_directory(options.coco_results, ec))
+      throw Error(Errc::bad_input, fmt::format("--coco-results '{}' is a folder", options.coco_results));
+    // Never overwrite an input (the dataset's files, the predictions).
+    const fs::path out = fs::weakly_canonical(options.coco_results, ec);
+    const fs::path root = fs::weakly_canonical(options.dataset, ec);
+    if (!options.predictions.empty() && fs::exists(options.coco_results) &&
+        fs::equivalent(options.coco_results, options.predictions, ec))
+      throw Error(Errc::bad_input, fmt::format("--coco-results '{}' is the predictions file", options.coco_results));
+    if (!root.empty() && std::mismatch(root.begin(), root.end(), out.begin(), out.end()).first == root.end())
+      throw Error(Errc::bad_input,
+                  fmt::format("--coco-results '{}' is inside the dataset '{}'", options.coco_results, options.dataset));
+  }
 
   eval::RunInfo info;
   info.command = command_line(options, config_options);
@@ -107,6 +125,7 @@ int run_eval(const EvalOptions& options, const app::ConfigOptions& config_option
     const eval::Predictions predictions = eval::read_predictions(options.predictions);
     const auto results = eval::results_from_predictions(dataset, predictions);
     info.system = "predictions " + options.predictions;
+    info.ranking = predictions.ranking();
     result = eval::score_detection(std::move(dataset), results,
                                    given(options.operating_threshold_opt) ? options.operating_threshold : 0.0f);
   } else if (dataset.classification()) {
@@ -146,6 +165,12 @@ int run_eval(const EvalOptions& options, const app::ConfigOptions& config_option
       if (!out) throw Error(Errc::io, fmt::format("cannot write --json '{}'", options.json));
     }
   }
+  if (!options.coco_results.empty()) {
+    std::ofstream out(options.coco_results);
+    out << eval::coco_results(result).dump() << "\n";
+    if (!out) throw Error(Errc::io, fmt::format("cannot write --coco-results '{}'", options.coco_results));
+    std::fprintf(stderr, "COCO results: %s (score = face_score x score)\n", options.coco_results.c_str());
+  }
   if (!options.report.empty()) {
     eval::write_html_report(result, info, options.report, options.gallery);
     std::fprintf(stderr, "report: %s\n", (fs::path(options.report) / "index.html").c_str());
@@ -183,6 +208,10 @@ void add_eval_command(CLI::App& app, CommandContext& context) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--json", options->json, "Metrics as JSON to FILE, or - for stdout (the table goes to stderr)")
       ->type_name("FILE|-");
+  cmd->add_option("--coco-results", options->coco_results,
+                  "Write the detections as a standard COCO detection-results JSON file (image_id, category_id, "
+                  "bbox, score = face_score x score)")
+      ->type_name("FILE");
   cmd->add_option("--report", options->report, "Write an HTML report (index.html and PNGs) into DIR")->type_name("DIR");
   cmd->add_option("--class-map", options->class_map,
                   "Map a dataset class to a label, e.g. --class-map helmet_mask=mask (repeatable)")

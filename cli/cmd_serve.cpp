@@ -5,6 +5,7 @@
 
 #ifdef MASKDETECT_HAS_SERVER
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -12,9 +13,14 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "maskdetect/error.hpp"
+#include "maskdetect/video/frame_source.hpp"
+#include "monitor.hpp"
+#include "serve_config.hpp"
 #include "server.hpp"
+#include "stream_hub.hpp"
 
 namespace maskdetect::cli {
 
@@ -35,6 +41,8 @@ struct ServeOptions {
   int jpeg_quality = 80;
   bool log_requests = false;
   std::string port_file;
+  std::string data_dir;               ///< --data-dir (empty: the config file's, else the default)
+  CLI::Option* listen_opt = nullptr;  ///< given on the command line: wins over the config file
 };
 
 std::chrono::milliseconds to_ms(double seconds) {
@@ -43,33 +51,86 @@ std::chrono::milliseconds to_ms(double seconds) {
 
 int run_serve(const ServeOptions& o, const app::ConfigOptions& config_options) {
   server::ServerOptions options;
-  server::parse_listen(o.listen, options);
-  options.sources = o.sources;
-  options.config = app::resolve_config(config_options);
-  options.token = o.token;
+  // `--config serve.yaml` with cameras and server settings (docs/server.md "Config file"); a plain pipeline
+  // config file keeps working as before.
+  server::ServeConfig serve;
+  app::ConfigOptions pipeline_options = config_options;
+  if (!config_options.config_file.empty() && server::is_serve_config(config_options.config_file)) {
+    serve = server::load_serve_config(config_options.config_file);
+    pipeline_options.config_file.clear();
+    pipeline_options.config_yaml = serve.pipeline_yaml;
+    pipeline_options.config_origin = config_options.config_file;
+    pipeline_options.config_base_dir = serve.file.parent_path().string();
+  }
+  server::parse_listen(o.listen_opt != nullptr && o.listen_opt->count() == 0 && serve.listen ? *serve.listen : o.listen,
+                       options);
+  options.config = app::resolve_config(pipeline_options);
+  options.source_fps = o.source_fps;
+  // Cameras map onto today's server sources, in order, by name. The stream hub runs one pipeline at one fps cap
+  // for every source: per-camera presets and detector overrides are validated but not applied yet, and the
+  // highest camera fps is the cap.
+  std::vector<std::string> camera_names;
+  bool per_camera_pipeline = false;
+  double camera_fps = 0.0;
+  bool uncapped = false;
+  for (const server::CameraConfig& camera : serve.cameras) {
+    if (!camera.enabled) continue;
+    options.sources.push_back(camera.source);
+    camera_names.push_back(camera.name);
+    uncapped = uncapped || camera.fps == 0.0;
+    camera_fps = std::max(camera_fps, camera.fps);
+    if (!camera.preset.empty() || !camera.detector_yaml.empty()) per_camera_pipeline = true;
+  }
+  if (!camera_names.empty()) options.source_fps = uncapped ? 0.0 : camera_fps;
+  if (per_camera_pipeline)
+    std::fprintf(stderr,
+                 "serve: note: per-camera preset/detector settings are checked but every source runs the "
+                 "server's pipeline for now\n");
+  for (const std::string& source : o.sources) {
+    options.sources.push_back(source);
+    camera_names.push_back(server::StreamHub::names({source}).front());
+  }
+  options.token = !o.token.empty() ? o.token : serve.token.value_or("");
+  if (!o.data_dir.empty()) serve.data_dir = o.data_dir;
+  if (serve.cameras.empty()) {  // --source only: cameras named by their source, default rules
+    for (const std::string& name : camera_names) serve.cameras.push_back(server::CameraConfig{.name = name});
+  }
+  server::Monitor monitor(serve);
+  options.events = monitor.store();
   options.io_threads = o.io_threads;
   options.inference_workers = o.workers;
   options.body_limit_bytes = o.max_body;
   options.max_sessions = o.max_sessions;
   options.max_fps = o.max_fps;
-  options.source_fps = o.source_fps;
   options.read_timeout = to_ms(o.read_timeout_s);
   options.idle_timeout = to_ms(o.idle_timeout_s);
   options.jpeg_quality = o.jpeg_quality;
   options.log_requests = o.log_requests;
   const bool loopback = options.address == "127.0.0.1" || options.address == "::1" || options.address == "localhost";
-  return server::run_server(options, [&](const server::Server& server) {
-    const std::string host =
-        options.address.find(':') != std::string::npos ? "[" + options.address + "]" : options.address;
-    std::fprintf(stderr, "serve: listening on http://%s:%u/ (%zu source(s), %d worker(s)%s)\n", host.c_str(),
-                 static_cast<unsigned>(server.port()), options.sources.size(), options.inference_workers,
-                 options.token.empty() ? "" : ", bearer token required");
-    if (!loopback && options.token.empty())
-      std::fprintf(stderr, "serve: warning: listening beyond loopback without --token\n");
-    if (!o.port_file.empty()) {
-      std::ofstream(o.port_file) << server.port() << '\n';
-    }
-  });
+  auto on_stopped = [&monitor] { monitor.set_stats_source({}); };
+  return server::run_server(
+      options,
+      [&](const server::Server& server) {
+        monitor.set_stats_source([&server, camera_names](const std::string& camera) -> std::string {
+          const auto it = std::find(camera_names.begin(), camera_names.end(), camera);
+          if (it == camera_names.end()) return "";
+          const auto doc = nlohmann::json::parse(server.stats_json());
+          const auto index = static_cast<std::size_t>(it - camera_names.begin());
+          return index < doc["sources"].size() ? doc["sources"][index].dump() : std::string();
+        });
+        std::fprintf(stderr, "serve: events in %s\n", monitor.store()->database_path().string().c_str());
+        const std::string host =
+            options.address.find(':') != std::string::npos ? "[" + options.address + "]" : options.address;
+        std::fprintf(stderr, "serve: listening on http://%s:%u/ (%zu source(s), %d worker(s)%s)\n", host.c_str(),
+                     static_cast<unsigned>(server.port()), options.sources.size(), options.inference_workers,
+                     options.token.empty() ? "" : ", bearer token required");
+        if (!loopback && options.token.empty())
+          std::fprintf(stderr, "serve: warning: listening beyond loopback without --token\n");
+        if (!o.port_file.empty()) {
+          std::ofstream(o.port_file) << server.port() << '\n';
+        }
+      },
+      on_stopped);
 }
 
 }  // namespace
@@ -78,8 +139,9 @@ void add_serve_command(CLI::App& app, CommandContext& context) {
   auto options = std::make_shared<ServeOptions>();
   CLI::App* cmd =
       app.add_subcommand("serve", "Serve the REST API, WebSocket live detections and the web UI (see docs/server.md)");
-  cmd->add_option("--listen", options->listen, "Address and port to listen on (port 0: any free port)")
-      ->capture_default_str();
+  options->listen_opt =
+      cmd->add_option("--listen", options->listen, "Address and port to listen on (port 0: any free port)")
+          ->capture_default_str();
   cmd->add_option("--source", options->sources,
                   "A server stream: camera index/device, stream URL, video file (looped) or images; repeatable");
   cmd->add_option("--token", options->token, "Bearer token required by /api/* and /metrics")
@@ -113,6 +175,9 @@ void add_serve_command(CLI::App& app, CommandContext& context) {
       ->capture_default_str();
   cmd->add_flag("--log-requests", options->log_requests, "Log each HTTP request on stderr");
   cmd->add_option("--port-file", options->port_file, "Write the bound port to this file once listening");
+  cmd->add_option("--data-dir", options->data_dir,
+                  "Folder of the events database and images (default: $XDG_STATE_HOME/maskdetect or "
+                  "~/.local/state/maskdetect)");
   cmd->callback(
       [options, &context] { context.action = [options, &context] { return run_serve(*options, context.config); }; });
 }

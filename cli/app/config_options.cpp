@@ -33,6 +33,8 @@ bool given(const CLI::Option* option) { return option != nullptr && option->coun
 Config resolve_config(const ConfigOptions& options) {
   Config config = preset(options.preset);
   if (!options.config_file.empty()) config = load_config(options.config_file, config);
+  if (!options.config_yaml.empty())
+    config = parse_config(options.config_yaml, options.config_origin, config, options.config_base_dir);
   if (!options.detector.empty()) {
     const DetectorBackend backend = parse_backend(options.detector);
     if (backend != config.detector.backend) {

@@ -11,7 +11,11 @@ namespace maskdetect::app {
 
 /// Flags that build a maskdetect::Config: preset, then config file, then the overrides given.
 struct ConfigOptions {
-  std::string config_file;         ///< --config FILE (YAML)
+  std::string config_file;  ///< --config FILE (YAML)
+  /// Pipeline keys read from elsewhere (serve's config file), applied where config_file would be.
+  std::string config_yaml;
+  std::string config_origin;
+  std::string config_base_dir;
   std::string preset = "default";  ///< --preset default|webcam|crowd
   std::string detector;            ///< --detector (empty: not given)
   int input_size = 0;

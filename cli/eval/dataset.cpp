@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <fstream>
 #include <iterator>
 #include <set>
@@ -11,6 +12,7 @@
 #include <unordered_map>
 
 #include <fmt/format.h>
+#include <tinyxml2.h>
 #include <yaml-cpp/yaml.h>
 #include <nlohmann/json.hpp>
 
@@ -92,65 +94,22 @@ fs::path first_dir(const fs::path& root, std::initializer_list<const char*> name
 }
 
 // ---------------------------------------------------------------------------------------------- VOC
-/// The text between <tag> and </tag> at or after `from` within [from, to); npos-safe.
-std::optional<std::string_view> xml_child(std::string_view xml, std::string_view tag, std::size_t* end = nullptr) {
-  const std::string open = fmt::format("<{}>", tag);
-  const std::string close = fmt::format("</{}>", tag);
-  const auto a = xml.find(open);
-  if (a == std::string_view::npos) return std::nullopt;
-  const auto b = xml.find(close, a + open.size());
-  if (b == std::string_view::npos) return std::nullopt;
-  if (end != nullptr) *end = b + close.size();
-  return xml.substr(a + open.size(), b - a - open.size());
+/// A number read from an annotation: finite and within +-kMaxCoordinate, else why not.
+std::optional<std::string> check_number(std::string_view field, std::string_view text, float& out) {
+  const auto value = parse_float(text);
+  if (!value) return fmt::format("{} '{}' is not a number", field, trim(text));
+  if (!std::isfinite(*value) || std::abs(*value) > kMaxCoordinate)
+    return fmt::format("{} '{}' is out of range (a finite number within +-{})", field, trim(text), kMaxCoordinate);
+  out = *value;
+  return std::nullopt;
 }
 
-/// Parses one VOC XML file. Returns false (with `why`) when it is malformed.
-bool parse_voc(std::string_view xml, const ClassMap& classes, Sample& sample, std::vector<DatasetIssue>& issues,
-               const std::string& file, std::string& why) {
-  const auto annotation = xml_child(xml, "annotation");
-  if (!annotation) {
-    why = "no <annotation> element";
-    return false;
-  }
-  if (const auto size = xml_child(*annotation, "size")) {
-    const auto w = xml_child(*size, "width");
-    const auto h = xml_child(*size, "height");
-    const float wv = w ? parse_float(*w).value_or(0.0f) : 0.0f;
-    const float hv = h ? parse_float(*h).value_or(0.0f) : 0.0f;
-    if (wv > 0.0f && hv > 0.0f) sample.size = cv::Size(static_cast<int>(wv), static_cast<int>(hv));
-  }
-  std::string_view rest = *annotation;
-  std::size_t end = 0;
-  int index = 0;
-  while (const auto object = xml_child(rest, "object", &end)) {
-    rest = rest.substr(end);
-    ++index;
-    const auto name = xml_child(*object, "name");
-    const auto bndbox = xml_child(*object, "bndbox");
-    if (!name || !bndbox) {
-      why = fmt::format("object {} has no <name> or <bndbox>", index);
-      return false;
-    }
-    std::array<float, 4> v{};
-    const std::array<const char*, 4> tags{"xmin", "ymin", "xmax", "ymax"};
-    for (std::size_t i = 0; i < 4; ++i) {
-      const auto text = xml_child(*bndbox, tags[i]);
-      const auto value = text ? parse_float(*text) : std::nullopt;
-      if (!value) {
-        why = fmt::format("object {}: <{}> missing or not a number", index, tags[i]);
-        return false;
-      }
-      v[i] = *value;
-    }
-    const std::string class_name = trim(*name);
-    const auto label = classes.find(class_name);
-    if (!label) {
-      issues.push_back({"unknown_class", file, fmt::format("class '{}' (box dropped)", class_name), sample.name});
-      continue;
-    }
-    sample.boxes.push_back({cv::Rect2f(v[0], v[1], v[2] - v[0], v[3] - v[1]), *label});
-  }
-  return true;
+/// The text of the child element `name` of `parent` ("" when it has none), or nullptr when absent.
+const char* child_text(const tinyxml2::XMLElement* parent, const char* name) {
+  const tinyxml2::XMLElement* child = parent->FirstChildElement(name);
+  if (child == nullptr) return nullptr;
+  const char* text = child->GetText();
+  return text == nullptr ? "" : text;
 }
 
 Dataset read_voc(const fs::path& root, const ClassMap& classes) {
@@ -172,9 +131,8 @@ Dataset read_voc(const fs::path& root, const ClassMap& classes) {
     Sample sample;
     sample.name = fs::relative(image->second, img_dir).generic_string();
     sample.path = image->second;
-    std::string why;
-    if (!parse_voc(read_text(xml_path), classes, sample, dataset.issues, xml_path.string(), why)) {
-      dataset.issues.push_back({"malformed", xml_path.string(), why + " (image not evaluated)", key});
+    if (const auto why = parse_voc(read_text(xml_path), xml_path.string(), classes, sample, dataset.issues)) {
+      dataset.issues.push_back({"malformed", xml_path.string(), *why + " (image not evaluated)", key});
       continue;
     }
     dataset.samples.push_back(std::move(sample));
@@ -187,6 +145,29 @@ Dataset read_voc(const fs::path& root, const ClassMap& classes) {
 }
 
 // --------------------------------------------------------------------------------------------- YOLO
+/// classes.txt and obj.names (any case), then *.names, in `root` and then in `root`/labels.
+std::vector<fs::path> yolo_classes_files(const fs::path& root) {
+  std::vector<fs::path> first;
+  std::vector<fs::path> then;
+  for (const fs::path& dir : {root, root / "labels"}) {
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) continue;
+    std::vector<fs::path> files;
+    for (const auto& entry : fs::directory_iterator(dir, ec))
+      if (entry.is_regular_file()) files.push_back(entry.path());
+    std::sort(files.begin(), files.end());
+    for (const fs::path& file : files) {
+      const std::string name = lower(file.filename().string());
+      if (name == "classes.txt" || name == "obj.names")
+        first.push_back(file);
+      else if (dir == root && lower(file.extension().string()) == ".names")
+        then.push_back(file);
+    }
+  }
+  first.insert(first.end(), then.begin(), then.end());
+  return first;
+}
+
 std::vector<std::string> read_yolo_classes(const fs::path& root) {
   for (const char* name : {"data.yaml", "dataset.yaml"}) {
     const fs::path path = root / name;
@@ -209,15 +190,8 @@ std::vector<std::string> read_yolo_classes(const fs::path& root) {
       throw Error(Errc::bad_input, fmt::format("YOLO classes file '{}': {}", path.string(), e.what()));
     }
   }
-  std::vector<fs::path> candidates{root / "classes.txt", root / "obj.names", root / "labels" / "classes.txt"};
-  for (const auto& entry : fs::directory_iterator(root))
-    if (entry.path().extension() == ".names") candidates.push_back(entry.path());
-  for (const fs::path& path : candidates) {
-    if (!fs::exists(path)) continue;
-    std::istringstream in(read_text(path));
-    std::vector<std::string> out;
-    for (std::string line; std::getline(in, line);)
-      if (const std::string name = trim(line); !name.empty()) out.push_back(name);
+  for (const fs::path& path : yolo_classes_files(root)) {
+    auto out = parse_yolo_classes(read_text(path), path.string());
     if (!out.empty()) return out;
   }
   throw Error(Errc::bad_input, fmt::format("YOLO dataset '{}' has no classes file (classes.txt, obj.names, "
@@ -234,7 +208,7 @@ Dataset read_yolo(const fs::path& root, const ClassMap& classes) {
   if (lbl_dir.empty()) lbl_dir = img_dir;
   const auto images = images_by_stem(img_dir, dataset.issues);
   auto txts = files_by_stem(lbl_dir, ".txt");
-  txts.erase("classes");
+  for (auto it = txts.begin(); it != txts.end();) it = lower(it->first) == "classes" ? txts.erase(it) : std::next(it);
   for (const auto& [key, txt_path] : txts) {
     const auto image = images.find(key);
     if (image == images.end()) {
@@ -245,45 +219,12 @@ Dataset read_yolo(const fs::path& root, const ClassMap& classes) {
     sample.name = fs::relative(image->second, img_dir).generic_string();
     sample.path = image->second;
     sample.normalized = true;
-    std::istringstream in(read_text(txt_path));
-    bool ok = true;
-    int line_no = 0;
-    for (std::string line; ok && std::getline(in, line);) {
-      ++line_no;
-      if (trim(line).empty()) continue;
-      std::istringstream fields(line);
-      std::string id_text;
-      std::array<std::string, 4> v_text;
-      fields >> id_text >> v_text[0] >> v_text[1] >> v_text[2] >> v_text[3];
-      std::array<float, 4> v{};
-      bool numbers = !fields.fail();
-      for (std::size_t i = 0; numbers && i < 4; ++i) {
-        const auto value = parse_float(v_text[i]);
-        numbers = value.has_value();
-        if (value) v[i] = *value;
-      }
-      int id = -1;
-      const auto [ptr, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
-      if (!numbers || ec != std::errc() || ptr != id_text.data() + id_text.size()) {
-        dataset.issues.push_back({"malformed", fmt::format("{}:{}", txt_path.string(), line_no),
-                                  "expected 'class cx cy w h' (image not evaluated)", key});
-        ok = false;
-        break;
-      }
-      if (id < 0 || static_cast<std::size_t>(id) >= names.size()) {
-        dataset.issues.push_back({"unknown_class", fmt::format("{}:{}", txt_path.string(), line_no),
-                                  fmt::format("class id {} not in the classes file (box dropped)", id), key});
-        continue;
-      }
-      const auto label = classes.find(names[static_cast<std::size_t>(id)]);
-      if (!label) {
-        dataset.issues.push_back({"unknown_class", fmt::format("{}:{}", txt_path.string(), line_no),
-                                  fmt::format("class '{}' (box dropped)", names[static_cast<std::size_t>(id)]), key});
-        continue;
-      }
-      sample.boxes.push_back({cv::Rect2f(v[0] - v[2] / 2, v[1] - v[3] / 2, v[2], v[3]), *label});
+    if (const auto why =
+            parse_yolo_labels(read_text(txt_path), txt_path.string(), names, classes, sample, dataset.issues)) {
+      dataset.issues.push_back({"malformed", txt_path.string(), *why + " (image not evaluated)", key});
+      continue;
     }
-    if (ok) dataset.samples.push_back(std::move(sample));
+    dataset.samples.push_back(std::move(sample));
   }
   for (const auto& [key, path] : images)
     if (txts.find(key) == txts.end())
@@ -317,77 +258,28 @@ Dataset read_coco(const fs::path& root, const ClassMap& classes) {
   Dataset dataset;
   const fs::path json_path = find_coco_json(root);
   if (json_path.empty()) throw Error(Errc::bad_input, fmt::format("no COCO JSON file in '{}'", root.string()));
-  nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(read_text(json_path));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(Errc::bad_input, fmt::format("COCO file '{}': {}", json_path.string(), e.what()));
-  }
-  if (!doc.is_object() || !doc.contains("images") || !doc["images"].is_array())
-    throw Error(Errc::bad_input, fmt::format("COCO file '{}': no \"images\" array", json_path.string()));
+  CocoFile coco = parse_coco(read_text(json_path), json_path.string(), classes);
+  dataset.issues = std::move(coco.issues);
+  dataset.category_ids = coco.category_ids;
   fs::path img_dir = first_dir(root, {"images"});
   if (img_dir.empty()) img_dir = root;
-  std::map<std::int64_t, std::string> category;
-  if (doc.contains("categories") && doc["categories"].is_array())
-    for (const auto& c : doc["categories"])
-      if (c.is_object() && c.contains("id") && c["id"].is_number_integer() && c.contains("name") &&
-          c["name"].is_string())
-        category[c["id"].get<std::int64_t>()] = c["name"].get<std::string>();
-
-  std::map<std::int64_t, std::size_t> by_id;  // image id -> index in samples
   std::set<std::string> listed;
-  for (const auto& img : doc["images"]) {
-    if (!img.is_object() || !img.contains("id") || !img["id"].is_number_integer() || !img.contains("file_name") ||
-        !img["file_name"].is_string()) {
-      dataset.issues.push_back({"malformed", json_path.string(), "an image entry lacks id or file_name (skipped)", ""});
-      continue;
-    }
-    const std::string file_name = img["file_name"].get<std::string>();
-    listed.insert(file_name);
-    fs::path path = img_dir / file_name;
-    if (!fs::exists(path)) path = json_path.parent_path() / file_name;
+  for (CocoImage& img : coco.images) {
+    listed.insert(img.file_name);
+    fs::path path = img_dir / img.file_name;
+    if (!fs::exists(path)) path = json_path.parent_path() / img.file_name;
     if (!fs::exists(path)) {
       dataset.issues.push_back(
-          {"annotation_without_image", file_name, "listed in the COCO file, not found", file_name});
+          {"annotation_without_image", img.file_name, "listed in the COCO file, not found", img.file_name});
       continue;
     }
     Sample sample;
-    sample.name = file_name;
+    sample.name = img.file_name;
     sample.path = path;
-    if (img.contains("width") && img["width"].is_number() && img.contains("height") && img["height"].is_number())
-      sample.size = cv::Size(img["width"].get<int>(), img["height"].get<int>());
-    by_id[img["id"].get<std::int64_t>()] = dataset.samples.size();
+    sample.size = img.size;
+    sample.image_id = img.id;
+    sample.boxes = std::move(img.boxes);
     dataset.samples.push_back(std::move(sample));
-  }
-  if (doc.contains("annotations") && doc["annotations"].is_array()) {
-    std::size_t index = 0;
-    for (const auto& ann : doc["annotations"]) {
-      ++index;
-      const bool shape_ok =
-          ann.is_object() && ann.contains("image_id") && ann["image_id"].is_number_integer() && ann.contains("bbox") &&
-          ann["bbox"].is_array() && ann["bbox"].size() == 4 &&
-          std::all_of(ann["bbox"].begin(), ann["bbox"].end(), [](const nlohmann::json& v) { return v.is_number(); }) &&
-          ann.contains("category_id") && ann["category_id"].is_number_integer();
-      if (!shape_ok) {
-        dataset.issues.push_back({"malformed", fmt::format("{} annotation #{}", json_path.string(), index),
-                                  "needs image_id, category_id and bbox [x, y, w, h] (skipped)", ""});
-        continue;
-      }
-      const auto sample = by_id.find(ann["image_id"].get<std::int64_t>());
-      if (sample == by_id.end()) continue;  // its image is missing (reported above) or unknown
-      const auto cat = category.find(ann["category_id"].get<std::int64_t>());
-      const std::string cat_name =
-          cat == category.end() ? fmt::format("id {}", ann["category_id"].get<std::int64_t>()) : cat->second;
-      const auto label = cat == category.end() ? std::nullopt : classes.find(cat->second);
-      Sample& s = dataset.samples[sample->second];
-      if (!label) {
-        dataset.issues.push_back({"unknown_class", s.name, fmt::format("class '{}' (box dropped)", cat_name), s.name});
-        continue;
-      }
-      const auto& b = ann["bbox"];
-      s.boxes.push_back(
-          {cv::Rect2f(b[0].get<float>(), b[1].get<float>(), b[2].get<float>(), b[3].get<float>()), *label});
-    }
   }
   // Images in the folder that the COCO file does not list.
   std::vector<DatasetIssue> ignored;
@@ -499,11 +391,247 @@ bool is_image_path(const fs::path& path) {
   return exts.count(lower(path.extension().string())) > 0;
 }
 
+std::optional<std::string> parse_voc(std::string_view xml, std::string_view origin, const ClassMap& classes,
+                                     Sample& sample, std::vector<DatasetIssue>& issues) {
+  tinyxml2::XMLDocument doc;
+  if (doc.Parse(xml.data(), xml.size()) != tinyxml2::XML_SUCCESS)
+    return fmt::format("not well-formed XML: {}", doc.ErrorStr());
+  const tinyxml2::XMLElement* annotation = doc.RootElement();
+  if (annotation == nullptr || std::string_view(annotation->Name()) != "annotation")
+    return std::string("the root element is not <annotation>");
+  if (const tinyxml2::XMLElement* size = annotation->FirstChildElement("size")) {
+    float w = 0.0f;
+    float h = 0.0f;
+    const char* w_text = child_text(size, "width");
+    const char* h_text = child_text(size, "height");
+    if (w_text != nullptr && h_text != nullptr && !trim(w_text).empty() && !trim(h_text).empty()) {
+      if (auto why = check_number("<size><width>", w_text, w)) return why;
+      if (auto why = check_number("<size><height>", h_text, h)) return why;
+      if (w < 0.0f || h < 0.0f) return fmt::format("<size> {}x{} is negative", w, h);
+      // 0x0 (some tools write it) means "unknown": the image gives the size.
+      if (w >= 1.0f && h >= 1.0f) sample.size = cv::Size(static_cast<int>(w), static_cast<int>(h));
+    }
+  }
+  int index = 0;
+  for (const tinyxml2::XMLElement* object = annotation->FirstChildElement("object"); object != nullptr;
+       object = object->NextSiblingElement("object")) {
+    ++index;
+    const char* name = child_text(object, "name");
+    const tinyxml2::XMLElement* bndbox = object->FirstChildElement("bndbox");
+    if (name == nullptr || bndbox == nullptr) return fmt::format("object {} has no <name> or <bndbox>", index);
+    std::array<float, 4> v{};
+    const std::array<const char*, 4> tags{"xmin", "ymin", "xmax", "ymax"};
+    for (std::size_t i = 0; i < 4; ++i) {
+      const char* text = child_text(bndbox, tags[i]);
+      if (text == nullptr) return fmt::format("object {}: <{}> missing", index, tags[i]);
+      if (auto why = check_number(fmt::format("object {}: <{}>", index, tags[i]), text, v[i])) return why;
+    }
+    const std::string class_name = trim(name);
+    const auto label = classes.find(class_name);
+    if (!label) {
+      issues.push_back(
+          {"unknown_class", std::string(origin), fmt::format("class '{}' (box dropped)", class_name), sample.name});
+      continue;
+    }
+    sample.boxes.push_back({cv::Rect2f(v[0], v[1], v[2] - v[0], v[3] - v[1]), *label});
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> parse_yolo_classes(std::string_view text, std::string_view origin) {
+  std::vector<std::string> lines;
+  std::size_t from = 0;
+  while (from <= text.size()) {
+    const auto eol = text.find('\n', from);
+    const std::string line =
+        trim(text.substr(from, eol == std::string_view::npos ? std::string_view::npos : eol - from));
+    if (!line.empty()) lines.push_back(line);
+    if (eol == std::string_view::npos) break;
+    from = eol + 1;
+  }
+  // "0 mask" / "1 no_mask": an index and a name on every line, indices 0..n-1 each once.
+  std::vector<std::string> indexed(lines.size());
+  bool all_indexed = !lines.empty();
+  for (const std::string& line : lines) {
+    const auto space = line.find_first_of(" \t:");
+    std::size_t id = 0;
+    const auto [ptr, ec] = std::from_chars(line.data(), line.data() + std::min(space, line.size()), id);
+    const std::string name =
+        space == std::string::npos ? std::string() : trim(std::string_view(line).substr(space + 1));
+    if (space == std::string::npos || ec != std::errc() || ptr != line.data() + space || id >= lines.size() ||
+        name.empty() || !indexed[id].empty()) {
+      all_indexed = false;
+      break;
+    }
+    indexed[id] = name;
+  }
+  if (all_indexed) return indexed;
+  for (const std::string& line : lines)
+    if (line.size() > 256)
+      throw Error(Errc::bad_input,
+                  fmt::format("YOLO classes file '{}': a class name of {} characters", origin, line.size()));
+  return lines;
+}
+
+std::optional<std::string> parse_yolo_labels(std::string_view text, std::string_view origin,
+                                             const std::vector<std::string>& names, const ClassMap& classes,
+                                             Sample& sample, std::vector<DatasetIssue>& issues) {
+  std::istringstream in{std::string(text)};
+  int line_no = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++line_no;
+    if (trim(line).empty()) continue;
+    std::istringstream fields(line);
+    std::string id_text;
+    std::array<std::string, 4> v_text;
+    fields >> id_text >> v_text[0] >> v_text[1] >> v_text[2] >> v_text[3];
+    if (fields.fail()) return fmt::format("line {}: expected 'class cx cy w h'", line_no);
+    std::array<float, 4> v{};
+    const std::array<const char*, 4> fields_named{"cx", "cy", "w", "h"};
+    for (std::size_t i = 0; i < 4; ++i)
+      if (auto why = check_number(fmt::format("line {}: {}", line_no, fields_named[i]), v_text[i], v[i])) return why;
+    if (v[2] < 0.0f || v[3] < 0.0f) return fmt::format("line {}: negative width or height", line_no);
+    int id = -1;
+    const auto [ptr, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
+    if (ec != std::errc() || ptr != id_text.data() + id_text.size())
+      return fmt::format("line {}: class id '{}' is not an integer", line_no, id_text);
+    const std::string where = fmt::format("{}:{}", origin, line_no);
+    if (id < 0 || static_cast<std::size_t>(id) >= names.size()) {
+      issues.push_back(
+          {"unknown_class", where, fmt::format("class id {} not in the classes file (box dropped)", id), sample.name});
+      continue;
+    }
+    const auto label = classes.find(names[static_cast<std::size_t>(id)]);
+    if (!label) {
+      issues.push_back({"unknown_class", where,
+                        fmt::format("class '{}' (box dropped)", names[static_cast<std::size_t>(id)]), sample.name});
+      continue;
+    }
+    sample.boxes.push_back({cv::Rect2f(v[0] - v[2] / 2, v[1] - v[3] / 2, v[2], v[3]), *label});
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+/// A JSON number within [lo, hi] (whole when `whole`), else why not.
+std::optional<std::string> check_json_number(const nlohmann::json& j, std::string_view field, double lo, double hi,
+                                             bool whole, double& out) {
+  if (!j.is_number()) return fmt::format("{} is not a number", field);
+  const auto value = j.get<double>();
+  if (!std::isfinite(value) || value < lo || value > hi || (whole && value != std::floor(value)))
+    return fmt::format("{} = {} is out of range ({} in {}..{})", field, j.dump(), whole ? "a whole number" : "a number",
+                       lo, hi);
+  out = value;
+  return std::nullopt;
+}
+
+}  // namespace
+
+CocoFile parse_coco(std::string_view json, std::string_view origin, const ClassMap& classes) {
+  CocoFile out;
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(json);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(Errc::bad_input, fmt::format("COCO file '{}': {}", origin, e.what()));
+  }
+  if (!doc.is_object() || !doc.contains("images") || !doc["images"].is_array())
+    throw Error(Errc::bad_input, fmt::format("COCO file '{}': no \"images\" array", origin));
+  const std::string file(origin);
+  std::map<std::int64_t, std::string> category;
+  std::array<bool, kNumLabels> category_found{};
+  if (doc.contains("categories") && doc["categories"].is_array()) {
+    for (const auto& c : doc["categories"]) {
+      if (!c.is_object() || !c.contains("id") || !c["id"].is_number_integer() || !c.contains("name") ||
+          !c["name"].is_string())
+        continue;
+      const auto id = c["id"].get<std::int64_t>();
+      const auto name = c["name"].get<std::string>();
+      category[id] = name;
+      if (const auto label = classes.find(name); label && !category_found[static_cast<std::size_t>(*label)]) {
+        category_found[static_cast<std::size_t>(*label)] = true;
+        out.category_ids[static_cast<std::size_t>(*label)] = id;
+      }
+    }
+  }
+  std::map<std::int64_t, std::size_t> by_id;  // image id -> index in images
+  std::size_t image_index = 0;
+  for (const auto& img : doc["images"]) {
+    ++image_index;
+    const std::string where = fmt::format("{} images[{}]", file, image_index - 1);
+    if (!img.is_object() || !img.contains("id") || !img["id"].is_number_integer() || !img.contains("file_name") ||
+        !img["file_name"].is_string()) {
+      out.issues.push_back({"malformed", where, "an image entry lacks id or file_name (skipped)", ""});
+      continue;
+    }
+    CocoImage image;
+    image.id = img["id"].get<std::int64_t>();
+    image.file_name = img["file_name"].get<std::string>();
+    if (img.contains("width") && img.contains("height")) {
+      double w = 0.0;
+      double h = 0.0;
+      auto why = check_json_number(img["width"], "width", 0.0, kMaxCoordinate, true, w);
+      if (!why) why = check_json_number(img["height"], "height", 0.0, kMaxCoordinate, true, h);
+      if (why) {
+        out.issues.push_back({"malformed", where, *why + " (image skipped)", image.file_name});
+        continue;
+      }
+      if (w >= 1.0 && h >= 1.0) image.size = cv::Size(static_cast<int>(w), static_cast<int>(h));
+    }
+    if (!by_id.emplace(image.id, out.images.size()).second) {
+      out.issues.push_back(
+          {"malformed", where, fmt::format("image id {} appears twice (skipped)", image.id), image.file_name});
+      continue;
+    }
+    out.images.push_back(std::move(image));
+  }
+  if (doc.contains("annotations") && doc["annotations"].is_array()) {
+    std::size_t index = 0;
+    for (const auto& ann : doc["annotations"]) {
+      ++index;
+      const std::string where = fmt::format("{} annotations[{}]", file, index - 1);
+      const bool shape_ok = ann.is_object() && ann.contains("image_id") && ann["image_id"].is_number_integer() &&
+                            ann.contains("bbox") && ann["bbox"].is_array() && ann["bbox"].size() == 4 &&
+                            ann.contains("category_id") && ann["category_id"].is_number_integer();
+      if (!shape_ok) {
+        out.issues.push_back({"malformed", where, "needs image_id, category_id and bbox [x, y, w, h] (skipped)", ""});
+        continue;
+      }
+      const auto& b = ann["bbox"];
+      std::array<double, 4> v{};
+      std::optional<std::string> why;
+      const std::array<const char*, 4> names{"bbox x", "bbox y", "bbox width", "bbox height"};
+      for (std::size_t i = 0; i < 4 && !why; ++i)
+        why = check_json_number(b[i], names[i], i < 2 ? -kMaxCoordinate : 0.0, kMaxCoordinate, false, v[i]);
+      if (why) {
+        out.issues.push_back({"malformed", where, *why + " (box skipped)", ""});
+        continue;
+      }
+      const auto image = by_id.find(ann["image_id"].get<std::int64_t>());
+      if (image == by_id.end()) continue;  // an unknown image (or one skipped above)
+      CocoImage& img = out.images[image->second];
+      const auto cat = category.find(ann["category_id"].get<std::int64_t>());
+      const std::string cat_name =
+          cat == category.end() ? fmt::format("id {}", ann["category_id"].get<std::int64_t>()) : cat->second;
+      const auto label = cat == category.end() ? std::nullopt : classes.find(cat->second);
+      if (!label) {
+        out.issues.push_back(
+            {"unknown_class", img.file_name, fmt::format("class '{}' (box dropped)", cat_name), img.file_name});
+        continue;
+      }
+      img.boxes.push_back({cv::Rect2f(static_cast<float>(v[0]), static_cast<float>(v[1]), static_cast<float>(v[2]),
+                                      static_cast<float>(v[3])),
+                           *label});
+    }
+  }
+  return out;
+}
+
 DatasetFormat detect_format(const fs::path& dir) {
   if (!fs::is_directory(dir)) throw Error(Errc::bad_input, fmt::format("dataset '{}' is not a folder", dir.string()));
   if (!find_coco_json(dir).empty()) return DatasetFormat::coco;
-  if (fs::is_directory(dir / "labels") || fs::exists(dir / "classes.txt") || fs::exists(dir / "obj.names") ||
-      fs::exists(dir / "data.yaml"))
+  if (fs::is_directory(dir / "labels") || !yolo_classes_files(dir).empty() || fs::exists(dir / "data.yaml"))
     return DatasetFormat::yolo;
   if (!first_dir(dir, {"annotations", "Annotations"}).empty()) return DatasetFormat::voc;
   if (has_image_subfolders(dir)) return DatasetFormat::folders;
@@ -535,6 +663,23 @@ Dataset read_dataset(const fs::path& dir, std::optional<DatasetFormat> format, c
   dataset.format = f;
   std::sort(dataset.samples.begin(), dataset.samples.end(),
             [](const Sample& a, const Sample& b) { return a.name < b.name; });
+  if (f != DatasetFormat::coco)
+    for (std::size_t i = 0; i < dataset.samples.size(); ++i)
+      dataset.samples[i].image_id = static_cast<std::int64_t>(i + 1);
+  if (!dataset.classification()) {
+    std::size_t kept = 0;
+    for (const Sample& sample : dataset.samples) kept += sample.boxes.size();
+    const auto dropped = static_cast<std::size_t>(std::count_if(
+        dataset.issues.begin(), dataset.issues.end(), [](const DatasetIssue& i) { return i.kind == "unknown_class"; }));
+    if (kept == 0 && dropped > 0) {
+      const auto first = std::find_if(dataset.issues.begin(), dataset.issues.end(),
+                                      [](const DatasetIssue& i) { return i.kind == "unknown_class"; });
+      throw Error(Errc::bad_input,
+                  fmt::format("dataset '{}': every box was dropped ({} of unknown classes, e.g. {}: {}); check the "
+                              "classes file or map the classes with --class-map FROM=mask|no_mask|incorrect",
+                              dir.string(), dropped, first->name, first->detail));
+    }
+  }
   return dataset;
 }
 

@@ -2,7 +2,9 @@
 // class (classification), a class-name map, and split files. Not part of the SDK.
 #pragma once
 
+#include <array>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -53,6 +55,7 @@ struct Sample {
   std::optional<MaskLabel> label;  ///< classification datasets
   cv::Size size;                   ///< from the annotation when it gives one; else 0x0
   bool normalized = false;         ///< YOLO: boxes are in [0, 1] and need the image size
+  std::int64_t image_id = 0;       ///< COCO: the file's image id; other formats: 1-based position by name
 };
 
 /// Something wrong with a dataset: counted, reported by name, and an error under --strict.
@@ -72,6 +75,8 @@ struct Dataset {
   DatasetFormat format = DatasetFormat::voc;
   std::vector<Sample> samples;  ///< sorted by name
   std::vector<DatasetIssue> issues;
+  /// COCO category id of each label (COCO: the file's first category mapped to it; else 1, 2, 3).
+  std::array<std::int64_t, kNumLabels> category_ids{1, 2, 3};
   [[nodiscard]] bool classification() const noexcept { return format == DatasetFormat::folders; }
 };
 
@@ -81,7 +86,8 @@ struct Dataset {
 [[nodiscard]] DatasetFormat detect_format(const std::filesystem::path& dir);
 
 /// Reads a dataset. Problems with single files are recorded in Dataset::issues; a dataset that cannot be
-/// read at all (missing folder, no classes file, unparsable COCO JSON) throws Error(bad_input).
+/// read at all (missing folder, no classes file, unparsable COCO JSON) throws Error(bad_input), and so does a
+/// detection dataset whose every box was dropped (unknown classes: a wrong classes file or class map).
 /// Images without annotation are not evaluated (recorded as an issue); annotations without an image
 /// likewise. Boxes of an unknown class are dropped (issue).
 [[nodiscard]] Dataset read_dataset(const std::filesystem::path& dir, std::optional<DatasetFormat> format,
@@ -95,6 +101,48 @@ void apply_split(Dataset& dataset, const std::filesystem::path& split_file);
 /// Turns a sample's boxes into clamped pixel boxes for an image of `size` (denormalising YOLO boxes).
 /// Clamped boxes and boxes left empty (dropped) are appended to `issues`.
 void resolve_boxes(Sample& sample, cv::Size size, std::vector<DatasetIssue>& issues);
+
+/// Numbers read from annotation files (pixels, or normalised YOLO values) must be finite and within
+/// +-kMaxCoordinate; image sides must be whole numbers in 0..kMaxCoordinate. Anything else makes the file
+/// (or COCO entry) malformed, naming the field: it is never cast to an int.
+inline constexpr double kMaxCoordinate = 1e6;
+
+/// Parses one PASCAL VOC XML document (any element order, attributes, comments, entities) into `sample`:
+/// its size when given and its boxes. Boxes of an unknown class are dropped with an `unknown_class` issue.
+/// Returns why the document is malformed (naming the element), or std::nullopt.
+[[nodiscard]] std::optional<std::string> parse_voc(std::string_view xml, std::string_view origin,
+                                                   const ClassMap& classes, Sample& sample,
+                                                   std::vector<DatasetIssue>& issues);
+
+/// The class names of a YOLO classes file (classes.txt, obj.names): one name a line, or "index name" lines
+/// ("0 mask", "1 no_mask") with the indices 0..n-1. Blank lines are ignored. Throws Error(bad_input).
+[[nodiscard]] std::vector<std::string> parse_yolo_classes(std::string_view text, std::string_view origin);
+
+/// Parses one YOLO label file ("class cx cy w h" lines, normalised) into `sample`'s boxes; boxes of an id or
+/// class not known are dropped with an `unknown_class` issue named `origin`:line. Returns why the file is
+/// malformed ("line N: ..."), or std::nullopt.
+[[nodiscard]] std::optional<std::string> parse_yolo_labels(std::string_view text, std::string_view origin,
+                                                           const std::vector<std::string>& names,
+                                                           const ClassMap& classes, Sample& sample,
+                                                           std::vector<DatasetIssue>& issues);
+
+/// One image entry of a COCO file with its boxes (pixels).
+struct CocoImage {
+  std::int64_t id = 0;
+  std::string file_name;
+  cv::Size size;  ///< 0x0 when the file does not give it
+  std::vector<GtBox> boxes;
+};
+
+/// What a COCO detection file says, before its images are looked for.
+struct CocoFile {
+  std::vector<CocoImage> images;
+  std::array<std::int64_t, kNumLabels> category_ids{1, 2, 3};
+  std::vector<DatasetIssue> issues;  ///< malformed entries (skipped), unknown classes (dropped)
+};
+
+/// Parses COCO detection JSON. Throws Error(bad_input) naming `origin` when it is not JSON or has no "images".
+[[nodiscard]] CocoFile parse_coco(std::string_view json, std::string_view origin, const ClassMap& classes);
 
 /// Image file extensions read (lower case, with the dot).
 [[nodiscard]] bool is_image_path(const std::filesystem::path& path);

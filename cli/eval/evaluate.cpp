@@ -6,6 +6,7 @@
 #include <exception>
 #include <fstream>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
@@ -78,28 +79,53 @@ const FrameResult* Predictions::find(const std::string& sample_name) const {
   return nullptr;
 }
 
-Predictions read_predictions(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(Errc::bad_input, fmt::format("cannot read predictions file '{}'", path.string()));
+std::string Predictions::ranking() const {
+  if (faces_ranked_by_score == 0 && faces_ranked_by_confidence == 0) return "face_score x score";
+  if (faces_ranked_by_score == faces) return "score alone (the file has no face_score)";
+  if (faces_ranked_by_confidence == faces) return "confidence (the file has no face_score)";
+  return fmt::format("face_score x score; {} of {} faces without face_score ranked by confidence, {} by score alone",
+                     faces_ranked_by_confidence, faces, faces_ranked_by_score);
+}
+
+Predictions parse_predictions(std::string_view text, std::string_view origin) {
   Predictions out;
   int line_no = 0;
-  for (std::string line; std::getline(in, line);) {
+  std::size_t from = 0;
+  while (from < text.size()) {
+    const auto eol = text.find('\n', from);
+    const std::string_view line =
+        text.substr(from, eol == std::string_view::npos ? std::string_view::npos : eol - from);
+    from = eol == std::string_view::npos ? text.size() : eol + 1;
     ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::string origin = fmt::format("{}:{}", path.string(), line_no);
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    const std::string where = fmt::format("{}:{}", origin, line_no);
     FrameRecord record;
     try {
-      record = frame_from_json(line, origin);
+      record = frame_from_json(line, where);
     } catch (const Error& e) {
       const std::string what = e.what();
-      throw Error(Errc::bad_input, what.find(origin) == std::string::npos ? fmt::format("{}: {}", origin, what) : what);
+      throw Error(Errc::bad_input, what.find(where) == std::string::npos ? fmt::format("{}: {}", where, what) : what);
     }
     if (!record.info.image || record.info.image->empty())
-      throw Error(Errc::bad_input, origin + ": no \"image\" name (eval matches predictions to images by name)");
+      throw Error(Errc::bad_input, where + ": no \"image\" name (eval matches predictions to images by name)");
+    out.faces += record.result.faces.size();
+    out.faces_ranked_by_confidence += record.faces_ranked_by_confidence;
+    out.faces_ranked_by_score += record.faces_ranked_by_score;
     if (!out.by_name.emplace(*record.info.image, std::move(record.result)).second)
-      throw Error(Errc::bad_input, fmt::format("{}: image '{}' appears twice", origin, *record.info.image));
+      throw Error(Errc::bad_input, fmt::format("{}: image '{}' appears twice", where, *record.info.image));
   }
   return out;
+}
+
+Predictions read_predictions(const fs::path& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec))
+    throw Error(Errc::bad_input, fmt::format("predictions file '{}' is a folder", path.string()));
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(Errc::bad_input, fmt::format("cannot read predictions file '{}'", path.string()));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_predictions(text.str(), path.string());
 }
 
 std::vector<std::optional<FrameResult>> run_detector(const std::vector<Sample>& samples, const Config& config,

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "eval/dataset.hpp"
@@ -20,11 +21,19 @@ namespace maskdetect::eval {
 struct Predictions {
   std::map<std::string, FrameResult> by_name;                                   ///< "image" as written in the file
   [[nodiscard]] const FrameResult* find(const std::string& sample_name) const;  ///< by name, file name or stem
+  std::size_t faces = 0;                                                        ///< faces in the file
+  std::size_t faces_ranked_by_confidence = 0;                                   ///< without face_score, with confidence
+  std::size_t faces_ranked_by_score = 0;                                        ///< with neither: ranked by score alone
+  /// How detections are ranked for AP: "face_score x score", "score alone (no face_score)", or a mix.
+  [[nodiscard]] std::string ranking() const;
 };
 
-/// Reads a JSON Lines predictions file; each non-blank line is one frame with an "image" name. Throws
-/// Error(bad_input) naming file:line for a line that is not valid JSON of that shape, lacks "image", or
-/// repeats an image.
+/// Parses JSON Lines predictions text; each non-blank line is one frame with an "image" name. Throws
+/// Error(bad_input) naming `origin`:line for a line that is not valid JSON of that shape (numbers out of
+/// range included), lacks "image", or repeats an image.
+[[nodiscard]] Predictions parse_predictions(std::string_view text, std::string_view origin);
+
+/// parse_predictions on a file. Throws Error(bad_input) when it cannot be read.
 [[nodiscard]] Predictions read_predictions(const std::filesystem::path& path);
 
 /// Called from the calling thread with the number of images done so far.

@@ -194,7 +194,10 @@ std::string format_table(const Evaluation& eval, const RunInfo& info) {
                                 info.split.empty() ? "" : " split " + info.split, info.images);
   if (info.seconds > 0.0)
     out += fmt::format(", {:.1f} s, {:.1f} images/s", info.seconds, static_cast<double>(info.images) / info.seconds);
+  const auto skipped = issue_counts(eval.dataset)["malformed"];
+  if (skipped > 0) out += fmt::format(", {} annotation file(s) or entries skipped as malformed", skipped);
   out += ")\n";
+  if (eval.detection) out += fmt::format("      detections ranked by {}\n", info.ranking);
   if (eval.detection) {
     const DetectionMetrics& m = *eval.detection;
     out += fmt::format(
@@ -250,6 +253,22 @@ std::string format_table(const Evaluation& eval, const RunInfo& info) {
   return out;
 }
 
+nlohmann::json coco_results(const Evaluation& eval) {
+  nlohmann::json out = nlohmann::json::array();
+  for (std::size_t i = 0; i < eval.dataset.samples.size() && i < eval.results.size(); ++i) {
+    if (i >= eval.scored.size() || !eval.scored[i]) continue;
+    for (const Face& face : eval.results[i].faces) {
+      const auto round2 = [](float v) { return std::round(static_cast<double>(v) * 100.0) / 100.0; };
+      out.push_back(
+          {{"image_id", eval.dataset.samples[i].image_id},
+           {"category_id", eval.dataset.category_ids[static_cast<std::size_t>(face.label)]},
+           {"bbox", {round2(face.box.x), round2(face.box.y), round2(face.box.width), round2(face.box.height)}},
+           {"score", std::round(static_cast<double>(face.face_score) * static_cast<double>(face.score) * 1e4) / 1e4}});
+    }
+  }
+  return out;
+}
+
 nlohmann::json to_json(const Evaluation& eval, const RunInfo& info) {
   nlohmann::json j;
   j["map50"] = nullptr;
@@ -257,6 +276,7 @@ nlohmann::json to_json(const Evaluation& eval, const RunInfo& info) {
   j["macro_f1"] = nullptr;
   j["accuracy"] = nullptr;
   j["system"] = info.system;
+  if (eval.detection) j["ranking"] = info.ranking;
   j["command"] = info.command;
   j["dataset"] = {{"path", info.dataset},
                   {"format", std::string(to_string(eval.dataset.format))},

@@ -19,7 +19,14 @@ struct RunInfo {
   std::string split;       ///< split file or ""
   std::size_t images = 0;  ///< images scored
   double seconds = 0.0;    ///< detector pass wall time (0 for predictions)
+  std::string ranking = "face_score x score";  ///< what detections are ranked by for AP (detection)
 };
+
+/// The detections as a standard COCO detection-results array: one {"image_id", "category_id",
+/// "bbox": [x, y, w, h], "score"} per face of every scored image, score = face_score x score (the JSON's
+/// `confidence`, what eval ranks by). image_id is the COCO file's id (other formats: Sample::image_id),
+/// category_id the dataset's category of the label (Dataset::category_ids).
+[[nodiscard]] nlohmann::json coco_results(const Evaluation& eval);
 
 /// Counts of dataset issues by kind, then the first `max_listed` by name.
 [[nodiscard]] std::string format_issues(const Dataset& dataset, std::size_t max_listed);

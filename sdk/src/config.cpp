@@ -3,7 +3,10 @@
 
 #include <cmath>
 #include <fstream>
+#include <optional>
+#include <set>
 #include <sstream>
+#include <utility>
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -52,11 +55,62 @@ void expect_map(std::string_view origin, const YAML::Node& node, std::string_vie
   if (!node.IsMap()) config_error(origin, node, key, "expected a mapping of keys");
 }
 
+/// The key of a mapping entry: a plain scalar, seen once in its mapping. `prefix` is "" or "detector.".
+std::string key_of(std::string_view origin, const YAML::Node& key_node, std::string_view prefix,
+                   std::set<std::string>& seen) {
+  if (!key_node.IsScalar())
+    config_error(origin, key_node, fmt::format("{}?", prefix), "a key must be a plain name, not a list or mapping");
+  std::string key = key_node.Scalar();
+  if (!seen.insert(key).second)
+    config_error(origin, key_node, fmt::format("{}{}", prefix, key), "duplicate key (each key may appear once)");
+  return key;
+}
+
+/// The first bad value of a config: (key, what is wrong).
+std::optional<std::pair<std::string, std::string>> first_problem(const Config& config) {
+  const auto& d = config.detector;
+  if (!std::isfinite(d.score_threshold) || d.score_threshold < 0.0f || d.score_threshold > 1.0f)
+    return std::pair{"detector.score_threshold", fmt::format("{} is not in [0, 1]", d.score_threshold)};
+  if (!std::isfinite(d.nms_threshold) || d.nms_threshold <= 0.0f || d.nms_threshold > 1.0f)
+    return std::pair{"detector.nms_threshold", fmt::format("{} is not in (0, 1]", d.nms_threshold)};
+  if (d.tiles < 1 || d.tiles > 4) return std::pair{"detector.tiles", fmt::format("{} is not in 1..4", d.tiles)};
+  if (d.tiles > 1 && d.backend != DetectorBackend::blazeface_back)
+    return std::pair{"detector.tiles", std::string("tiling is only available with backend blazeface_back")};
+  if (!std::isfinite(d.min_face_px) || d.min_face_px < 0.0f)
+    return std::pair{"detector.min_face_px", fmt::format("{} is negative", d.min_face_px)};
+  if (d.backend == DetectorBackend::yunet) {
+    if (d.input_size != 0 && (d.input_size < 64 || d.input_size > 4096))
+      return std::pair{"detector.input_size", fmt::format("{} is not 0 (default 640) or in 64..4096", d.input_size)};
+  } else {
+    const int fixed = d.backend == DetectorBackend::blazeface_front ? 128 : 256;
+    if (d.input_size != 0 && d.input_size != fixed)
+      return std::pair{"detector.input_size",
+                       fmt::format("{} is fixed at {} for {} (use 0)", d.input_size, fixed, to_string(d.backend))};
+  }
+  if (config.threads < 0 || config.threads > 256)
+    return std::pair{"threads", fmt::format("{} is not in 0..256", config.threads)};
+  return std::nullopt;
+}
+
+/// The node of a dotted key ("detector.tiles") in a parsed config; std::nullopt when the file lacks it.
+std::optional<YAML::Node> find_key(const YAML::Node& node, std::string_view dotted) {
+  if (!node.IsMap()) return std::nullopt;
+  const auto dot = dotted.find('.');
+  const std::string_view part = dotted.substr(0, dot);
+  for (const auto& item : node) {
+    if (!item.first.IsScalar() || item.first.Scalar() != part) continue;
+    if (dot == std::string_view::npos) return item.second;
+    return find_key(item.second, dotted.substr(dot + 1));
+  }
+  return std::nullopt;
+}
+
 void apply_detector(std::string_view origin, const YAML::Node& map, DetectorConfig& d,
                     const std::filesystem::path& base_dir) {
   expect_map(origin, map, "detector");
+  std::set<std::string> seen;
   for (const auto& item : map) {
-    const auto key = item.first.as<std::string>();
+    const auto key = key_of(origin, item.first, "detector.", seen);
     const auto full = "detector." + key;
     const YAML::Node& v = item.second;
     if (key == "backend")
@@ -83,8 +137,9 @@ void apply_detector(std::string_view origin, const YAML::Node& map, DetectorConf
 void apply_classifier(std::string_view origin, const YAML::Node& map, ClassifierConfig& c,
                       const std::filesystem::path& base_dir) {
   expect_map(origin, map, "classifier");
+  std::set<std::string> seen;
   for (const auto& item : map) {
-    const auto key = item.first.as<std::string>();
+    const auto key = key_of(origin, item.first, "classifier.", seen);
     const auto full = "classifier." + key;
     if (key == "card")
       c.card = resolve_path(read_value<std::string>(origin, item.second, full, "a path"), base_dir);
@@ -133,8 +188,9 @@ Config parse_config(std::string_view yaml, std::string_view origin, const Config
   Config config = base;
   if (root.IsNull()) return config;
   if (!root.IsMap()) throw Error(Errc::invalid_config, fmt::format("{}: expected a mapping of keys", origin));
+  std::set<std::string> seen;
   for (const auto& item : root) {
-    const auto key = item.first.as<std::string>();
+    const auto key = key_of(origin, item.first, "", seen);
     if (key == "detector")
       apply_detector(origin, item.second, config.detector, base_dir);
     else if (key == "classifier")
@@ -144,15 +200,20 @@ Config parse_config(std::string_view yaml, std::string_view origin, const Config
     else
       config_error(origin, item.first, key, "unknown key (known: detector, classifier, threads)");
   }
-  try {
-    validate(config);
-  } catch (const Error& e) {
-    throw Error(Errc::invalid_config, fmt::format("{}: {}", origin, e.what()));
+  if (const auto problem = first_problem(config)) {
+    const auto& [key, what] = *problem;
+    if (const auto node = find_key(root, key)) config_error(origin, *node, key, what);
+    // The value comes from the base (preset) but conflicts with a key of this file.
+    throw Error(Errc::invalid_config,
+                fmt::format("{}: key '{}': {} (value from the preset; set it in this file)", origin, key, what));
   }
   return config;
 }
 
 Config load_config(const std::filesystem::path& path, const Config& base) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw Error(Errc::invalid_config, fmt::format("{}: is a folder, not a config file", path.string()));
   std::ifstream in(path);
   if (!in) throw Error(Errc::invalid_config, fmt::format("{}: cannot read config file", path.string()));
   std::stringstream text;
@@ -161,27 +222,7 @@ Config load_config(const std::filesystem::path& path, const Config& base) {
 }
 
 void validate(const Config& config) {
-  const auto& d = config.detector;
-  if (!std::isfinite(d.score_threshold) || d.score_threshold < 0.0f || d.score_threshold > 1.0f)
-    invalid("detector.score_threshold", fmt::format("{} is not in [0, 1]", d.score_threshold));
-  if (!std::isfinite(d.nms_threshold) || d.nms_threshold <= 0.0f || d.nms_threshold > 1.0f)
-    invalid("detector.nms_threshold", fmt::format("{} is not in (0, 1]", d.nms_threshold));
-  if (d.tiles < 1 || d.tiles > 4) invalid("detector.tiles", fmt::format("{} is not in 1..4", d.tiles));
-  if (d.tiles > 1 && d.backend != DetectorBackend::blazeface_back)
-    invalid("detector.tiles", "tiling is only available with backend blazeface_back");
-  if (!std::isfinite(d.min_face_px) || d.min_face_px < 0.0f)
-    invalid("detector.min_face_px", fmt::format("{} is negative", d.min_face_px));
-  if (d.backend == DetectorBackend::yunet) {
-    if (d.input_size != 0 && (d.input_size < 64 || d.input_size > 4096))
-      invalid("detector.input_size", fmt::format("{} is not 0 (default 640) or in 64..4096", d.input_size));
-  } else {
-    const int fixed = d.backend == DetectorBackend::blazeface_front ? 128 : 256;
-    if (d.input_size != 0 && d.input_size != fixed)
-      invalid("detector.input_size",
-              fmt::format("{} is fixed at {} for {} (use 0)", to_string(d.backend), fixed, to_string(d.backend)));
-  }
-  if (config.threads < 0 || config.threads > 256)
-    invalid("threads", fmt::format("{} is not in 0..256", config.threads));
+  if (const auto problem = first_problem(config)) invalid(problem->first, problem->second);
 }
 
 std::string to_yaml(const Config& config) {

@@ -1,7 +1,9 @@
 // The JSON shape of results (see maskdetect/json.hpp), written and read in one place.
 #include "maskdetect/json.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -18,9 +20,24 @@ double round_to(double value, double scale) { return std::round(value * scale) /
   throw Error(Errc::bad_input, fmt::format("{}: {}", origin, what));
 }
 
+// Any coordinate or score beyond this is not a real detection (and would not fit a float or an int).
+constexpr double kMaxMagnitude = 1e9;
+
 float number(const nlohmann::json& j, std::string_view origin, std::string_view field) {
   if (!j.is_number()) json_error(origin, fmt::format("'{}' must be a number", field));
-  return j.get<float>();
+  const auto value = j.get<double>();
+  if (!std::isfinite(value) || std::abs(value) > kMaxMagnitude)
+    json_error(origin, fmt::format("'{}' = {} is out of range (|value| <= {})", field, value, kMaxMagnitude));
+  return static_cast<float>(value);
+}
+
+// An image side in pixels: a whole number in 0..kMaxSide.
+int side(const nlohmann::json& j, std::string_view origin, std::string_view field) {
+  constexpr double kMaxSide = 1'000'000;
+  const double value = number(j, origin, field);
+  if (value < 0 || value > kMaxSide || value != std::floor(value))
+    json_error(origin, fmt::format("'{}' = {} is not a whole number of pixels in 0..{}", field, value, kMaxSide));
+  return static_cast<int>(value);
 }
 
 }  // namespace
@@ -41,6 +58,8 @@ std::string to_json(const FrameResult& result, const FrameInfo& info, const Json
     f["face_score"] = round_to(face.face_score, 1e4);
     f["label"] = std::string(to_string(face.label));
     f["score"] = round_to(face.score, 1e4);
+    // What `maskdetect eval` ranks by, and what other evaluators (COCO tools) should rank by.
+    f["confidence"] = round_to(static_cast<double>(face.face_score) * static_cast<double>(face.score), 1e4);
     if (face.track_id >= 0) f["track_id"] = face.track_id;
     nlohmann::ordered_json probs;
     for (MaskLabel label : kAllLabels)
@@ -65,7 +84,7 @@ FrameRecord frame_from_json(std::string_view json, std::string_view origin) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(json);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for a number like -1e30011
     json_error(origin, fmt::format("not valid JSON: {}", e.what()));
   }
   if (!j.is_object()) json_error(origin, "expected a JSON object");
@@ -75,7 +94,9 @@ FrameRecord frame_from_json(std::string_view json, std::string_view origin) {
     record.info.image = it->get<std::string>();
   }
   if (auto it = j.find("frame"); it != j.end()) {
-    if (!it->is_number_integer()) json_error(origin, "'frame' must be an integer");
+    if (!it->is_number_integer() ||
+        (it->is_number_unsigned() && it->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)))
+      json_error(origin, "'frame' must be an integer (64-bit)");
     record.info.frame = it->get<std::int64_t>();
   }
   if (!record.info.image && !record.info.frame) json_error(origin, "needs 'image' or 'frame'");
@@ -87,10 +108,8 @@ FrameRecord frame_from_json(std::string_view json, std::string_view origin) {
     if (!it->is_string()) json_error(origin, "'time' must be a string (ISO 8601)");
     record.info.time = it->get<std::string>();
   }
-  if (auto it = j.find("width"); it != j.end())
-    record.result.frame_size.width = static_cast<int>(number(*it, origin, "width"));
-  if (auto it = j.find("height"); it != j.end())
-    record.result.frame_size.height = static_cast<int>(number(*it, origin, "height"));
+  if (auto it = j.find("width"); it != j.end()) record.result.frame_size.width = side(*it, origin, "width");
+  if (auto it = j.find("height"); it != j.end()) record.result.frame_size.height = side(*it, origin, "height");
   const auto faces = j.find("faces");
   if (faces == j.end() || !faces->is_array()) json_error(origin, "'faces' must be a list");
   for (std::size_t i = 0; i < faces->size(); ++i) {
@@ -103,7 +122,8 @@ FrameRecord frame_from_json(std::string_view json, std::string_view origin) {
     face.box = {number((*box)[0], origin, where + ".box"), number((*box)[1], origin, where + ".box"),
                 number((*box)[2], origin, where + ".box"), number((*box)[3], origin, where + ".box")};
     if (face.box.width < 0 || face.box.height < 0) json_error(origin, where + ".box has a negative size");
-    if (auto it = f.find("face_score"); it != f.end()) face.face_score = number(*it, origin, where + ".face_score");
+    const auto face_score = f.find("face_score");
+    if (face_score != f.end()) face.face_score = number(*face_score, origin, where + ".face_score");
     const auto label = f.find("label");
     if (label == f.end() || !label->is_string()) json_error(origin, where + ".label must be a string");
     const auto parsed = parse_label(label->get<std::string>());
@@ -114,6 +134,18 @@ FrameRecord frame_from_json(std::string_view json, std::string_view origin) {
     face.score = 1.0f;
     if (auto it = f.find("score"); it != f.end()) face.score = number(*it, origin, where + ".score");
     face.probs[static_cast<std::size_t>(face.label)] = face.score;
+    // Ranking: face_score x score. Another system's output may carry only `confidence` (that product) or only
+    // `score` (its detection confidence): face_score is then chosen so that the product is that value.
+    if (face_score == f.end()) {
+      if (auto it = f.find("confidence"); it != f.end()) {
+        const float confidence = number(*it, origin, where + ".confidence");
+        face.face_score = face.score > 0.0f ? std::min(confidence / face.score, 1e9f) : 0.0f;
+        ++record.faces_ranked_by_confidence;
+      } else {
+        face.face_score = 1.0f;
+        ++record.faces_ranked_by_score;
+      }
+    }
     if (auto it = f.find("probs"); it != f.end()) {
       if (!it->is_object()) json_error(origin, where + ".probs must be an object");
       for (MaskLabel l : kAllLabels) {

@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "api_events.hpp"
 #include "assets.hpp"
 #include "maskdetect/annotate.hpp"
 #include "maskdetect/detector.hpp"
@@ -261,6 +262,14 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
       const StreamFrame frame = state_->hub.latest(id);
       if (!frame.jpeg) return error(503, "no_frame_yet", "the source has not produced a frame yet");
       return send(make_response(200, version, keep_alive, "image/jpeg", *frame.jpeg));
+    }
+    // Monitoring (issue 12): the events API lives in api_events.cpp.
+    if (is_events_path(path)) {
+      const ApiAnswer a =
+          handle_events_api(state_->options.events.get(), req.method_string(), target, !state_->options.token.empty());
+      Response res = make_response(a.status, version, keep_alive, a.content_type, a.body);
+      if (!a.allow.empty()) res.set(http::field::allow, a.allow);
+      return send(std::move(res), req.method() == http::verb::head);
     }
     if (api) return error(404, "not_found", fmt::format("no endpoint at {}", path));
 

@@ -125,6 +125,8 @@ unsigned short Server::port() const noexcept { return impl_->listener->port(); }
 
 const ServerOptions& Server::options() const noexcept { return impl_->state->options; }
 
+std::string Server::stats_json() const { return impl_->state->stats.to_json(impl_->state->gauges()); }
+
 void Server::start() {
   const std::lock_guard lock(impl_->mutex);
   if (impl_->started) return;
@@ -197,7 +199,8 @@ void Server::stop() {
   wait();
 }
 
-int run_server(ServerOptions options, const std::function<void(const Server&)>& on_ready) {
+int run_server(ServerOptions options, const std::function<void(const Server&)>& on_ready,
+               const std::function<void()>& on_stopped) {
   Server server(std::move(options));
   boost::asio::io_context signal_ioc;
   boost::asio::signal_set signals(signal_ioc, SIGINT, SIGTERM);
@@ -210,6 +213,7 @@ int run_server(ServerOptions options, const std::function<void(const Server&)>& 
   if (on_ready) on_ready(server);
   signal_ioc.run();
   server.wait();
+  if (on_stopped) on_stopped();
   detail::log_line("stopped");
   return 0;
 }

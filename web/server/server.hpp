@@ -22,6 +22,8 @@
 
 namespace maskdetect::server {
 
+class EventStore;  // event_store.hpp
+
 struct ServerOptions {
   std::string address = "127.0.0.1";  ///< loopback unless told otherwise
   unsigned short port = 8080;         ///< 0: an ephemeral port (Server::port() tells which)
@@ -39,6 +41,8 @@ struct ServerOptions {
   double source_fps = 15.0;                             ///< cap on the rate a server source is processed at; 0: no cap
   int jpeg_quality = 80;                                ///< annotated JPEGs (MJPEG, ?annotated=1)
   bool log_requests = false;                            ///< one stderr line per HTTP request
+  /// Monitoring (issue 12): the events served under /api/v1/events (null: none). Owned with the caller.
+  std::shared_ptr<EventStore> events;
 };
 
 /// Reads "host:port", "[v6addr]:port", ":port" or "port" into options.address / options.port.
@@ -60,6 +64,8 @@ class Server {
   /// The bound port (useful with port 0).
   [[nodiscard]] unsigned short port() const noexcept;
   [[nodiscard]] const ServerOptions& options() const noexcept;
+  /// The document of GET /api/v1/stats (for MQTT statistics).
+  [[nodiscard]] std::string stats_json() const;
   /// Begins a graceful stop from any thread (also from a completion handler): stops accepting and
   /// closes every session (WebSockets with a "going away" close frame). Returns at once.
   void request_stop();
@@ -74,7 +80,9 @@ class Server {
 };
 
 /// Runs a server until SIGINT or SIGTERM, then stops it gracefully. `on_ready` is called once listening.
-/// Returns 0. Throws maskdetect::Error as Server does.
-int run_server(ServerOptions options, const std::function<void(const Server&)>& on_ready = {});
+/// `on_stopped` is called once the server has stopped, before it is destroyed. Returns 0. Throws
+/// maskdetect::Error as Server does.
+int run_server(ServerOptions options, const std::function<void(const Server&)>& on_ready = {},
+               const std::function<void()>& on_stopped = {});
 
 }  // namespace maskdetect::server

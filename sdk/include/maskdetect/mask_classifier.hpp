@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <opencv2/core/mat.hpp>
@@ -31,6 +32,10 @@ struct ModelCard {
 
 /// Reads and checks a model card. Throws Error(invalid_config) naming the file and the key.
 [[nodiscard]] ModelCard load_model_card(const std::filesystem::path& card_path);
+
+/// As load_model_card, from YAML text; `card_path` names it in errors and anchors the relative model path.
+/// Every error names the file, the line and the key (a non-scalar or duplicate key included).
+[[nodiscard]] ModelCard parse_model_card(std::string_view yaml, const std::filesystem::path& card_path);
 
 /// The crop rule shared with the training recipe (models/training/crop.py):
 /// a square centred on the box, side = max(w, h) * (1 + 2 * margin), corners rounded half away from

@@ -1,0 +1,139 @@
+// The serve config file: cameras, server settings, MQTT, webhooks; errors name file, line and key.
+#include <fstream>
+#include <string>
+
+#include "maskdetect/error.hpp"
+#include "serve_config.hpp"
+#include "test_support.hpp"
+
+using maskdetect::Error;
+using maskdetect::server::parse_serve_config;
+using maskdetect::server::Privacy;
+
+namespace {
+
+/// The message of the Error that parsing `yaml` throws ("" when it does not throw).
+std::string error_of(const std::string& yaml) {
+  try {
+    (void)parse_serve_config(yaml, "serve.yaml");
+  } catch (const Error& e) {
+    CHECK(e.code() == maskdetect::Errc::invalid_config);
+    return e.what();
+  }
+  return "";
+}
+
+constexpr const char* kFull = R"(listen: 0.0.0.0:9000
+token: s3cret
+data_dir: state
+retention:
+  max_age_days: 7
+  max_size: 500MB
+detector:
+  score_threshold: 0.6
+mqtt:
+  host: broker.local
+  port: 1884
+  home_assistant: true
+webhooks:
+  - url: http://127.0.0.1:8123/hook
+    secret: abc
+    retries: 2
+cameras:
+  - name: front-door
+    source: rtsp://user:pw@10.0.0.5/stream
+    fps: 5
+    preset: crowd
+    detector:
+      input_size: 800
+    events:
+      labels: [no_mask]
+      min_seen_s: 2
+      cooldown_s: 60
+    privacy: blur
+  - name: hall_2
+    source: "0"
+    enabled: false
+)";
+
+}  // namespace
+
+TEST_CASE("serve config: every section is read", "[monitor]") {
+  const auto c = parse_serve_config(kFull, "serve.yaml", "/etc/maskdetect");
+  CHECK(c.listen == "0.0.0.0:9000");
+  CHECK(c.token == "s3cret");
+  CHECK(c.data_dir == "/etc/maskdetect/state");
+  CHECK(c.max_age_days == 7.0);
+  CHECK(c.max_size_bytes == 500'000'000);
+  CHECK(c.mqtt.enabled);
+  CHECK(c.mqtt.host == "broker.local");
+  CHECK(c.mqtt.port == 1884);
+  CHECK(c.mqtt.home_assistant);
+  REQUIRE(c.webhooks.size() == 1);
+  CHECK(c.webhooks[0].secret == "abc");
+  CHECK(c.webhooks[0].retries == 2);
+  REQUIRE(c.cameras.size() == 2);
+  const auto& door = c.cameras[0];
+  CHECK(door.name == "front-door");
+  CHECK(door.fps == 5.0);
+  CHECK(door.line == 18);
+  CHECK(door.privacy == Privacy::blur);
+  CHECK(door.events.labels == std::set<std::string>{"no_mask"});
+  CHECK(door.events.cooldown_s == 60.0);
+  CHECK_FALSE(c.cameras[1].enabled);
+
+  // The server's pipeline keys apply to cameras without a preset; a camera's preset and overrides win.
+  const maskdetect::Config server_pipeline = maskdetect::parse_config(c.pipeline_yaml, "serve.yaml");
+  CHECK(server_pipeline.detector.score_threshold == 0.6f);
+  const auto door_pipeline = maskdetect::server::camera_pipeline(door, server_pipeline);
+  CHECK(door_pipeline.detector.backend == maskdetect::DetectorBackend::yunet);  // preset crowd
+  CHECK(door_pipeline.detector.input_size == 800);
+  CHECK(maskdetect::server::camera_pipeline(c.cameras[1], server_pipeline).detector.score_threshold == 0.6f);
+}
+
+TEST_CASE("serve config: errors name the file, the line and the key", "[monitor]") {
+  CHECK(error_of("cameras:\n  - name: a\n    source: x\n    colour: red\n") ==
+        "serve.yaml:4: key 'cameras[0].colour': unknown key (expected name, source, fps, enabled, preset, detector, "
+        "events, privacy)");
+  CHECK(error_of("listen: x\nbogus: 1\n").starts_with("serve.yaml:2: key 'bogus': unknown key"));
+  CHECK(error_of("cameras:\n  - name: a\n    source: x\n  - name: a\n    source: y\n") ==
+        "serve.yaml:4: key 'cameras[1].name': camera 'a' is declared twice");
+  CHECK(error_of("cameras:\n  - name: a/b\n    source: x\n")
+            .starts_with("serve.yaml:2: key 'cameras[0].name': 'a/b' is not"));
+  CHECK(error_of("cameras:\n  - name: a\n") == "serve.yaml:2: key 'cameras[0].source': is required");
+  CHECK(error_of("cameras:\n  - name: a\n    source: x\n    fps: fast\n") ==
+        "serve.yaml:4: key 'cameras[0].fps': expected a number, got 'fast'");
+  CHECK(error_of("cameras:\n  - name: a\n    source: x\n    privacy: partial\n")
+            .starts_with("serve.yaml:4: key 'cameras[0].privacy': unknown privacy mode 'partial'"));
+  CHECK(error_of("cameras:\n  - name: a\n    source: x\n    events:\n      labels: [nomask]\n")
+            .starts_with("serve.yaml:5: key 'cameras[0].events.labels': unknown label 'nomask'"));
+  CHECK(error_of("cameras:\n  - name: a\n    source: x\n    preset: fast\n")
+            .starts_with("serve.yaml:4: key 'cameras[0].preset': unknown preset 'fast'"));
+  // Detector overrides are checked by the SDK's config reader, which names where they are.
+  CHECK(error_of("cameras:\n  - name: a\n    source: x\n    detector:\n      colour: 1\n").find("detector.colour") !=
+        std::string::npos);
+  CHECK(error_of("mqtt:\n  port: 70000\n") == "serve.yaml:2: key 'mqtt.port': 70000 is not in [1, 65535]");
+  CHECK(error_of("mqtt:\n  topic_prefix: a/#\n").starts_with("serve.yaml:2: key 'mqtt.topic_prefix'"));
+  CHECK(error_of("webhooks:\n  - url: ftp://x\n") ==
+        "serve.yaml:2: key 'webhooks[0].url': expected an http:// or https:// URL");
+  CHECK(error_of("webhooks:\n  - secret: x\n") == "serve.yaml:2: key 'webhooks[0].url': is required");
+  CHECK(error_of("retention:\n  max_size: lots\n").starts_with("serve.yaml:2: key 'retention.max_size'"));
+  CHECK(error_of("detector:\n  score_threshold: 2\n").find("score_threshold") != std::string::npos);
+  CHECK(error_of("cameras: [\n").starts_with("serve.yaml:"));
+}
+
+TEST_CASE("serve config: a file is told from a pipeline config; sizes parse", "[monitor]") {
+  maskdetect::test::TempDir dir;
+  std::ofstream(dir / "serve.yaml") << kFull;
+  std::ofstream(dir / "pipeline.yaml") << "detector:\n  score_threshold: 0.4\n";
+  CHECK(maskdetect::server::is_serve_config(dir / "serve.yaml"));
+  CHECK_FALSE(maskdetect::server::is_serve_config(dir / "pipeline.yaml"));
+  CHECK_FALSE(maskdetect::server::is_serve_config(dir / "missing.yaml"));
+  const auto c = maskdetect::server::load_serve_config(dir / "serve.yaml");
+  CHECK(c.data_dir == dir / "state");
+  CHECK(maskdetect::server::parse_size("2GB") == 2'000'000'000);
+  CHECK(maskdetect::server::parse_size("1.5 MiB") == 1'572'864);
+  CHECK(maskdetect::server::parse_size("1024") == 1024);
+  CHECK_FALSE(maskdetect::server::parse_size("-1GB").has_value());
+  CHECK_FALSE(maskdetect::server::parse_size("1 parsec").has_value());
+}

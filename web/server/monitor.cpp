@@ -1,0 +1,102 @@
+// monitor.cpp - rules, store, MQTT and webhooks behind on_track(); see monitor.hpp.
+#include "monitor.hpp"
+
+#include <chrono>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "state.hpp"
+
+namespace maskdetect::server {
+
+Monitor::Monitor(const ServeConfig& config) : cameras_(config.cameras), mqtt_config_(config.mqtt) {
+  for (const CameraConfig& camera : cameras_) rules_.set(camera.name, camera.events);
+  EventStore::Options options;
+  options.dir = config.data_dir.empty() ? default_data_dir() : config.data_dir;
+  options.max_age_s = config.max_age_days * 86400.0;
+  options.max_bytes = config.max_size_bytes;
+  store_ = std::make_shared<EventStore>(options);
+  std::vector<std::string> names;
+  for (const CameraConfig& camera : cameras_) names.push_back(camera.name);
+  if (config.mqtt.enabled) mqtt_ = std::make_unique<MqttPublisher>(config.mqtt, names);
+  if (!config.webhooks.empty()) webhooks_ = std::make_unique<WebhookSender>(config.webhooks);
+  if (mqtt_) stats_thread_ = std::thread([this] { publish_stats_loop(); });
+}
+
+Monitor::~Monitor() {
+  {
+    const std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  if (stats_thread_.joinable()) stats_thread_.join();
+}
+
+std::optional<std::int64_t> Monitor::on_track(const PersonTrack& track) {
+  if (!rules_.admit(track)) return std::nullopt;
+  Privacy privacy = Privacy::full;
+  for (const CameraConfig& camera : cameras_)
+    if (camera.name == track.camera) privacy = camera.privacy;
+  const std::optional<std::int64_t> id = store_->record(track, privacy);
+  Event event;
+  if (id) {
+    if (auto stored = store_->get(*id)) event = *stored;
+  } else {  // none_stored: the payload carries no id and no image
+    event.camera = track.camera;
+    event.track_id = track.track_id;
+    event.label = track.label;
+    event.confidence = track.confidence;
+    event.first_seen = track.first_seen;
+    event.last_seen = track.last_seen;
+    event.created = unix_now();
+    event.privacy = privacy;
+  }
+  std::string json = event_json(event);
+  if (!id) {
+    auto doc = nlohmann::json::parse(json);
+    doc["id"] = nullptr;
+    json = doc.dump();
+  }
+  if (mqtt_) mqtt_->publish_event(track.camera, json);
+  if (webhooks_) webhooks_->send(track.camera, json);
+  return id;
+}
+
+void Monitor::set_stats_source(std::function<std::string(const std::string&)> stats) {
+  const std::lock_guard lock(stats_mutex_);
+  stats_ = std::move(stats);
+}
+
+void Monitor::publish_stats_loop() {
+  const auto interval = std::chrono::duration<double>(mqtt_config_.stats_interval_s);
+  std::unique_lock lock(mutex_);
+  while (!stop_cv_.wait_for(lock, interval, [this] { return stopping_; })) {
+    lock.unlock();
+    try {
+      const auto counts = store_->counts();
+      for (const CameraConfig& camera : cameras_) {
+        nlohmann::json doc = nlohmann::json::object();
+        {
+          const std::lock_guard guard(stats_mutex_);
+          if (stats_) {
+            const std::string text = stats_(camera.name);
+            if (!text.empty()) doc = nlohmann::json::parse(text);
+          }
+        }
+        std::int64_t events = 0;
+        for (const auto& [key, n] : counts)
+          if (key.first == camera.name) events += n;
+        doc["camera"] = camera.name;
+        doc["events"] = events;
+        doc["time"] = unix_now();
+        mqtt_->publish_stats(camera.name, doc.dump());
+      }
+    } catch (const std::exception& e) {
+      detail::log_line(fmt::format("mqtt: statistics not published: {}", e.what()));
+    }
+    lock.lock();
+  }
+}
+
+}  // namespace maskdetect::server
