@@ -135,7 +135,8 @@ void add_bench_command(CLI::App& app, CommandContext& context) {
       ->type_name("DIR");
   cmd->add_option("--json", options->json, "Write the figures as JSON, one object per case")->type_name("OUT");
   cmd->add_option("--seconds", options->seconds, "Wall time of each measurement")->check(CLI::Range(0.05, 600.0));
-  cmd->add_option("--case", options->cases, "Which case to run")->check(CLI::IsMember({"webcam", "crowd", "all"}));
+  cmd->add_option("--case", options->cases, "Which case to run")
+      ->check(CLI::IsMember({"webcam", "crowd", "video", "all"}));
   cmd->add_option("--yunet", options->yunet,
                   "YuNet model file for the crowd case: a path, or a file name looked up in the model search path "
                   "(default: face_detection_yunet_2022mar.onnx there)")

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -10,10 +11,12 @@
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <opencv2/highgui.hpp>
 
 #include "app/progress.hpp"
 #include "app/summary.hpp"
+#include "app/tracking.hpp"
 #include "commands.hpp"
 #include "maskdetect/maskdetect.hpp"
 #include "maskdetect/video/frame_sink.hpp"
@@ -36,6 +39,8 @@ struct RunOptions {
   bool no_draw = false;
   bool force = false;
   bool progress = false;
+  int detect_every = 1;
+  std::string summary;
   int max_retries = -1;  ///< live sources: reopen attempts per outage (-1: forever)
 };
 
@@ -113,6 +118,23 @@ std::unique_ptr<video::FrameSource> open_demo() {
   return video::open_image_list(std::move(found), "demo images");
 }
 
+/// `run --summary FILE`: the summary as one JSON object (RunSummary::to_json plus the source).
+void write_summary(const std::string& path, const app::RunSummary& summary, const video::FrameSource& source,
+                   const video::ReconnectingSource* live) {
+  nlohmann::ordered_json j = summary.to_json();
+  j["source"] = video::redact_url(source.description());
+  if (live != nullptr) {
+    const video::ReconnectStatus status = live->status();
+    j["outages"] = status.outages;
+    j["downtime_s"] = status.downtime_s;
+  }
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << j.dump(2) << '\n';
+  out.flush();
+  if (!out) throw Error(Errc::io, fmt::format("cannot write the summary to '{}'", path));
+  std::fprintf(stderr, "summary written to %s\n", path.c_str());
+}
+
 int run_run(const RunOptions& options, const app::ConfigOptions& config_options) {
   const Config config = app::resolve_config(config_options);
 
@@ -140,6 +162,11 @@ int run_run(const RunOptions& options, const app::ConfigOptions& config_options)
       }
     }
   }
+  if (!options.summary.empty()) {
+    video::check_not_input(*source, options.summary, false, "--summary");
+    if (fs::exists(options.summary) && !options.force)
+      throw Error(Errc::bad_input, fmt::format("summary file '{}' exists (use --force to overwrite)", options.summary));
+  }
   std::string json_path = options.json;
   if (json_path.empty() && (demo || output.empty())) json_path = "-";
   std::unique_ptr<video::JsonLinesWriter> json;
@@ -152,6 +179,10 @@ int run_run(const RunOptions& options, const app::ConfigOptions& config_options)
 
   Detector detector(config);
   app::announce_detector();
+  app::RunTracking tracking(detector, *source, options.detect_every);
+  if (options.detect_every > 1 && !tracking.tracking())
+    std::fputs("warning: --detect-every applies to video, camera and stream sources; every image is detected\n",
+               stderr);
 
   const StopSignals signals;
   app::RunSummary summary;
@@ -159,7 +190,6 @@ int run_run(const RunOptions& options, const app::ConfigOptions& config_options)
   if (total && options.max_frames > 0 && *total > options.max_frames) total = options.max_frames;
   app::Progress progress(total, options.progress);
   std::optional<std::string> failure;  // a live source that stopped
-  const bool images = source->kind() == video::SourceKind::images;
 
   // Capture and decode on a thread of their own, ahead of inference (docs/performance.md). Live sources drop
   // the oldest queued frame when inference falls behind (streams queue 8 frames to absorb network bursts);
@@ -193,7 +223,8 @@ int run_run(const RunOptions& options, const app::ConfigOptions& config_options)
     }
     summary.add_time(app::Stage::decode, item.read_ms);
 
-    const FrameResult result = detector.detect(frame.bgr);
+    FrameInfo info;
+    const FrameResult result = tracking.process(frame, info);
     summary.add_result(result);
 
     watch.restart();
@@ -202,15 +233,7 @@ int run_run(const RunOptions& options, const app::ConfigOptions& config_options)
 
     watch.restart();
     if (sink) sink->write(frame, frame.bgr);
-    if (json) {
-      FrameInfo info;
-      if (images) {
-        info.image = frame.name;
-      } else {
-        info.frame = frame.index;
-      }
-      json->write(to_json(result, info));
-    }
+    if (json) json->write(to_json(result, info));
     summary.add_time(app::Stage::encode, watch.elapsed_ms());
 
     if (options.show) {
@@ -230,6 +253,7 @@ int run_run(const RunOptions& options, const app::ConfigOptions& config_options)
 
   if (failure) std::fprintf(stderr, "error: %s\n", failure->c_str());
   if (g_stop != 0) std::fputs("interrupted: stopping\n", stderr);
+  summary.people = tracking.people();
   std::fputs(summary.format().c_str(), stderr);
   if (live) {
     const video::ReconnectStatus status = live->status();
@@ -237,6 +261,7 @@ int run_run(const RunOptions& options, const app::ConfigOptions& config_options)
                  status.downtime_s);
   }
   if (sink) std::fprintf(stderr, "output: %s\n", sink->description().c_str());
+  if (!options.summary.empty()) write_summary(options.summary, summary, *source, live);
 
   if (failure) return kExitIo;
   if (summary.unreadable > 0) {
@@ -267,6 +292,14 @@ void add_run_command(CLI::App& app, CommandContext& context) {
       ->check(CLI::NonNegativeNumber);
   run->add_flag("--no-draw", options->no_draw, "Write frames without boxes");
   run->add_flag("--force", options->force, "Overwrite existing output files");
+  run->add_option("--detect-every", options->detect_every,
+                  "Video, camera, stream: run the detector on every N-th frame only and track faces in between "
+                  "(faster; docs/tracking.md)")
+      ->check(CLI::PositiveNumber)
+      ->type_name("N");
+  run->add_option("--summary", options->summary,
+                  "Write the end-of-run summary (people per label, compliance, face-frames, timings) as JSON to FILE")
+      ->type_name("FILE");
   run->add_flag("--progress", options->progress, "Show progress on stderr even when it is not a terminal");
   run->add_option("--max-retries", options->max_retries,
                   "Live sources (camera, stream URL): reopen attempts per outage, 1 s doubling to 30 s apart, "

@@ -1,6 +1,7 @@
 #include "app/summary.hpp"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 namespace maskdetect::app {
 
@@ -52,13 +53,23 @@ double RunSummary::mean_ms(Stage stage) const noexcept {
 
 std::string RunSummary::format() const {
   std::string text = fmt::format("summary: frames {}, unreadable {}\n", frames, unreadable);
-  text += fmt::format("summary: faces {} ({} {}, {} {}, {} {})", faces(), to_string(MaskLabel::mask),
+  if (people) {
+    text += fmt::format("summary: people {} ({} {}, {} {}, {} {})", people->total, to_string(MaskLabel::mask),
+                        people->per_label[0], to_string(MaskLabel::no_mask), people->per_label[1],
+                        to_string(MaskLabel::incorrect), people->per_label[2]);
+    if (people->total > 0) {
+      text += fmt::format(", compliance {:.1f}% (masked people / people)\n", people->compliance() * 100.0);
+    } else {
+      text += ", compliance n/a\n";
+    }
+  }
+  text += fmt::format("summary: face-frames {} ({} {}, {} {}, {} {})", faces(), to_string(MaskLabel::mask),
                       faces_per_label[0], to_string(MaskLabel::no_mask), faces_per_label[1],
                       to_string(MaskLabel::incorrect), faces_per_label[2]);
   if (const auto rate = compliance()) {
-    text += fmt::format(", compliance {:.1f}%\n", *rate * 100.0);
+    text += fmt::format(", compliance per face-frame {:.1f}%\n", *rate * 100.0);
   } else {
-    text += ", compliance n/a\n";
+    text += ", compliance per face-frame n/a\n";
   }
   text += "summary: mean ms per frame:";
   for (std::size_t i = 0; i < kNumStages; ++i) {
@@ -67,6 +78,36 @@ std::string RunSummary::format() const {
   }
   text += '\n';
   return text;
+}
+
+nlohmann::ordered_json RunSummary::to_json() const {
+  auto counts = [](std::int64_t total, const std::array<std::int64_t, kNumLabels>& per_label) {
+    nlohmann::ordered_json j;
+    j["total"] = total;
+    for (const MaskLabel label : kAllLabels)
+      j[std::string(to_string(label))] = per_label[static_cast<std::size_t>(label)];
+    return j;
+  };
+  nlohmann::ordered_json j;
+  if (people) {
+    j["people"] = counts(people->total, people->per_label);
+    j["compliance"] = people->total > 0 ? nlohmann::ordered_json(people->compliance()) : nlohmann::ordered_json();
+  } else {
+    j["people"] = nullptr;
+    j["compliance"] = nullptr;
+  }
+  j["frames"] = frames;
+  j["unreadable"] = unreadable;
+  j["faces"] = counts(faces(), faces_per_label);
+  const auto rate = compliance();
+  j["face_frame_compliance"] = rate ? nlohmann::ordered_json(*rate) : nlohmann::ordered_json();
+  nlohmann::ordered_json ms;
+  for (std::size_t i = 0; i < kNumStages; ++i) {
+    const auto stage = static_cast<Stage>(i);
+    ms[std::string(to_string(stage))] = mean_ms(stage);
+  }
+  j["mean_ms"] = std::move(ms);
+  return j;
 }
 
 }  // namespace maskdetect::app

@@ -239,6 +239,7 @@ struct CaseSpec {
   std::string name;
   Config config;
   std::string detector;
+  int detect_every = 0;  ///< 0: Detector::detect per frame; N >= 1: Detector::track with detect_every N
 };
 
 void fill(CaseResult& r, const ThreadFigures& f) {
@@ -291,6 +292,7 @@ bool reset_peak_rss() {
 std::vector<CaseResult> run_bench(const BenchOptions& options) {
   const bool webcam = options.cases == "webcam" || options.cases == "all";
   const bool crowd = options.cases == "crowd" || options.cases == "all";
+  const bool video = options.cases == "video" || options.cases == "all";
   // Fail before measuring anything when the crowd case's YuNet model is missing.
   if (crowd && options.yunet.empty())
     (void)find_model(kYuNetFile, "fetch it with `maskdetect models fetch yunet` or pass --yunet PATH");
@@ -309,7 +311,15 @@ std::vector<CaseResult> run_bench(const BenchOptions& options) {
       std::vector<Infer> infers;
       for (int t = 0; t < options.threads; ++t) {
         detectors.push_back(std::make_unique<Detector>(spec.config));
-        infers.emplace_back([d = detectors.back().get()](const cv::Mat& bgr) { return d->detect(bgr); });
+        if (spec.detect_every > 0) {
+          detectors.back()->set_tracking({.detect_every = spec.detect_every});
+          // Frames in sequence, 25 per second of video; each worker tracks the frames it is given.
+          infers.emplace_back([d = detectors.back().get(), n = std::int64_t{0}](const cv::Mat& bgr) mutable {
+            return d->track(bgr, static_cast<double>(n++) / 25.0);
+          });
+        } else {
+          infers.emplace_back([d = detectors.back().get()](const cv::Mat& bgr) { return d->detect(bgr); });
+        }
       }
       CaseResult r;
       r.name = spec.name;
@@ -352,6 +362,15 @@ std::vector<CaseResult> run_bench(const BenchOptions& options) {
     Config config = preset("webcam");
     config.classifier = options.classifier;
     run_case("webcam", set, {{"webcam", config, "blazeface_front 128"}});
+  }
+  if (video) {
+    reset_peak_rss();
+    const FrameSet set = make_video_frames(pools, options.frames);
+    Config config = preset("webcam");
+    config.classifier = options.classifier;
+    run_case("video", set,
+             {{"video", config, "blazeface_front 128, tracked", 1},
+              {"video_every3", config, "blazeface_front 128, tracked, --detect-every 3", 3}});
   }
   if (crowd) {
     reset_peak_rss();

@@ -17,7 +17,7 @@ struct BenchOptions {
   std::vector<std::filesystem::path> images;   ///< folders the frames are composed from
   int threads = 2;                             ///< N for the N-thread figures (>= 2)
   double seconds = 3.0;                        ///< wall time of each measurement
-  std::string cases = "all";                   ///< webcam, crowd or all
+  std::string cases = "all";                   ///< webcam, crowd, video or all
   std::string yunet;                           ///< YuNet model file (empty: the model search path)
   std::optional<std::filesystem::path> aizoo;  ///< AIZOO model folder; nullopt: skip the peer
   ClassifierConfig classifier;                 ///< the classifier card (empty: the shipped one)

@@ -1,6 +1,7 @@
 #include "bench/frames.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -170,6 +171,36 @@ FrameSet make_webcam_frames(const ImagePools& pools, int count) {
     set.jpegs.push_back(encode_jpeg(frame));
   }
   set.faces_placed = static_cast<double>(placed) / count;
+  return set;
+}
+
+FrameSet make_video_frames(const ImagePools& pools, int count) {
+  const std::vector<cv::Mat> patches = face_patches(pools, 8);
+  if (patches.size() < 3)
+    throw Error(Errc::bad_input, "video case: fewer than 3 face images found under --images (need face crops)");
+  FrameSet set;
+  set.size = cv::Size(640, 480);
+  const int frames = std::max(count, 90);
+  set.recipe =
+      fmt::format("{} successive 640x480 frames, 2 faces of 150-200 px walking across a fixed background", frames);
+  cv::Mat small;
+  cv::Mat background;
+  cv::resize(patches[2], small, cv::Size(set.size.width / 4, set.size.height / 4), 0, 0, cv::INTER_AREA);
+  cv::GaussianBlur(small, small, cv::Size(0, 0), 6.0);
+  cv::resize(small, background, set.size, 0, 0, cv::INTER_LINEAR);
+  std::array<cv::Mat, 2> faces;
+  cv::resize(patches[0], faces[0], cv::Size(200, 200), 0, 0, cv::INTER_AREA);
+  cv::resize(patches[1], faces[1], cv::Size(150, 150), 0, 0, cv::INTER_AREA);
+  for (int i = 0; i < frames; ++i) {
+    cv::Mat frame = background.clone();
+    const double s = static_cast<double>(i) / (frames - 1);
+    const int x0 = static_cast<int>(20 + s * (640 - 200 - 40));              // left to right
+    const int x1 = static_cast<int>(640 - 150 - 20 - s * (640 - 150 - 40));  // right to left, lower
+    faces[0].copyTo(frame(cv::Rect(x0, 30, 200, 200)));
+    faces[1].copyTo(frame(cv::Rect(x1, 300, 150, 150)));
+    set.jpegs.push_back(encode_jpeg(frame));
+  }
+  set.faces_placed = 2.0;
   return set;
 }
 

@@ -40,6 +40,10 @@ struct FrameSet {
 /// Throws Error(bad_input) when the pools hold no usable image.
 [[nodiscard]] FrameSet make_webcam_frames(const ImagePools& pools, int count);
 
+/// Webcam-like video: `count` successive 640x480 frames (at least 90) of one scene, 2 faces of 150-200 px
+/// walking across a fixed blurred background, for tracking with and without --detect-every.
+[[nodiscard]] FrameSet make_video_frames(const ImagePools& pools, int count);
+
 /// 1920x1080 frames with 10 to 30 faces: a 3x2 grid of annotated photos (or a 6x4 grid of face crops
 /// when no annotated image was given).
 [[nodiscard]] FrameSet make_crowd_frames(const ImagePools& pools, int count);

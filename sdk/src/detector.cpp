@@ -4,10 +4,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 #include <string_view>
+#include <unordered_map>
 
 #include <fmt/format.h>
 #include <opencv2/core/utility.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "maskdetect/error.hpp"
 #include "maskdetect/face_detector.hpp"
@@ -19,6 +22,58 @@ using Clock = std::chrono::steady_clock;
 
 double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+/// A face as last detected, for template matching between detections: gray, at most kTemplateSide high.
+struct FaceTemplate {
+  cv::Mat gray;
+  double scale = 1.0;  // template pixels per frame pixel
+};
+
+constexpr double kTemplateSide = 32.0;
+constexpr double kMinCorrelation = 0.8;
+
+cv::Rect clamp_to(const cv::Rect2f& box, cv::Size size) {
+  const cv::Rect r(
+      cv::Point(static_cast<int>(std::floor(box.x)), static_cast<int>(std::floor(box.y))),
+      cv::Point(static_cast<int>(std::ceil(box.x + box.width)), static_cast<int>(std::ceil(box.y + box.height))));
+  return r & cv::Rect(cv::Point(0, 0), size);
+}
+
+std::optional<FaceTemplate> make_template(const cv::Mat& bgr, const cv::Rect2f& box) {
+  const cv::Rect r = clamp_to(box, bgr.size());
+  if (r.width < 8 || r.height < 8) return std::nullopt;
+  FaceTemplate t;
+  t.scale = std::min(1.0, kTemplateSide / static_cast<double>(r.height));
+  cv::Mat gray;
+  cv::cvtColor(bgr(r), gray, cv::COLOR_BGR2GRAY);
+  cv::resize(gray, t.gray, cv::Size(), t.scale, t.scale, cv::INTER_AREA);
+  return t;
+}
+
+/// The predicted box moved to where the template correlates best within a window of 1.5x its size around
+/// it; nullopt when the best correlation is weak (occlusion, the face turned).
+std::optional<cv::Rect2f> refine_box(const cv::Mat& bgr, const cv::Rect2f& predicted, const FaceTemplate& t) {
+  const cv::Rect2f window(predicted.x - predicted.width * 0.5f, predicted.y - predicted.height * 0.5f,
+                          predicted.width * 2.0f, predicted.height * 2.0f);
+  const cv::Rect r = clamp_to(window, bgr.size());
+  const auto w = static_cast<int>(std::lround(r.width * t.scale));
+  const auto h = static_cast<int>(std::lround(r.height * t.scale));
+  if (w < t.gray.cols + 1 || h < t.gray.rows + 1) return std::nullopt;
+  cv::Mat gray;
+  cv::Mat small;
+  cv::cvtColor(bgr(r), gray, cv::COLOR_BGR2GRAY);
+  cv::resize(gray, small, cv::Size(w, h), 0, 0, cv::INTER_AREA);
+  cv::Mat response;
+  cv::matchTemplate(small, t.gray, response, cv::TM_CCOEFF_NORMED);
+  double best = 0.0;
+  cv::Point at;
+  cv::minMaxLoc(response, nullptr, &best, nullptr, &at);
+  if (best < kMinCorrelation) return std::nullopt;
+  const double cx = r.x + (at.x + t.gray.cols / 2.0) / t.scale;
+  const double cy = r.y + (at.y + t.gray.rows / 2.0) / t.scale;
+  return cv::Rect2f(static_cast<float>(cx) - predicted.width / 2.0f, static_cast<float>(cy) - predicted.height / 2.0f,
+                    predicted.width, predicted.height);
 }
 
 void check_image(const cv::Mat& bgr, std::string_view what) {
@@ -41,6 +96,10 @@ struct Detector::Impl {
   std::unique_ptr<FaceDetector> faces;
   std::unique_ptr<MaskClassifier> classifier;
   std::vector<cv::Rect2f> boxes;  // reused between frames
+  TrackingOptions tracking;
+  Tracker tracker;
+  std::int64_t tracked_frames = 0;
+  std::unordered_map<std::int64_t, FaceTemplate> templates;  // by track id
 
   /// Classifies `found` (boxes of `bgr`) into result.faces, timing it.
   void classify(const cv::Mat& bgr, std::vector<FaceBox>& found, FrameResult& result) {
@@ -120,6 +179,76 @@ FrameResult Detector::classify(const cv::Mat& bgr, std::vector<FaceBox> boxes) {
   self.classify(bgr, boxes, result);
   return result;
 }
+
+FrameResult Detector::track(const cv::Mat& bgr, double t) {
+  Impl& impl = this->impl();
+  const bool detect_now = impl.tracked_frames++ % impl.tracking.detect_every == 0;
+  if (detect_now) {
+    const float threshold = impl.config.detector.score_threshold;
+    const float low = std::min(threshold, impl.tracking.tracker.low_score);
+    if (low < threshold) impl.faces->set_score_threshold(low);
+    FrameResult result;
+    try {
+      result = detect(bgr);
+    } catch (...) {
+      impl.faces->set_score_threshold(threshold);
+      throw;
+    }
+    impl.faces->set_score_threshold(threshold);
+    const auto start = Clock::now();
+    impl.tracker.update(result.faces, t, bgr);
+    std::erase_if(result.faces, [threshold](const Face& f) { return f.track_id < 0 && f.face_score < threshold; });
+    if (impl.tracking.refine && impl.tracking.detect_every > 1) {
+      std::erase_if(impl.templates, [&impl](const auto& entry) {
+        return std::none_of(impl.tracker.tracks().begin(), impl.tracker.tracks().end(),
+                            [&entry](const Track& track) { return track.id == entry.first; });
+      });
+      for (const Face& face : result.faces) {
+        if (face.track_id < 0) continue;
+        if (auto made = make_template(bgr, face.box)) impl.templates[face.track_id] = std::move(*made);
+      }
+    }
+    result.times.detect_ms += ms_since(start);
+    return result;
+  }
+  if (bgr.empty()) throw Error(Errc::bad_input, "track: the image is empty");
+  if (bgr.type() != CV_8UC3)
+    throw Error(Errc::bad_input, fmt::format("track: expected an 8-bit BGR image (CV_8UC3), got type {}", bgr.type()));
+  const auto start = Clock::now();
+  FrameResult result;
+  result.frame_size = bgr.size();
+  result.faces = impl.tracker.predict();
+  if (impl.tracking.refine) {
+    for (Face& face : result.faces) {
+      // Faces that overlap another person are left to the prediction: their template would lock onto the other.
+      const bool crowded = std::any_of(result.faces.begin(), result.faces.end(), [&face](const Face& other) {
+        return other.track_id != face.track_id && (other.box & face.box).area() > 0.0f;
+      });
+      if (crowded) continue;
+      const auto found = impl.templates.find(face.track_id);
+      if (found == impl.templates.end()) continue;
+      if (const auto refined = refine_box(bgr, face.box, found->second)) {
+        const cv::Rect2f corrected = impl.tracker.correct(face.track_id, *refined);
+        if (!corrected.empty()) face.box = corrected;
+      }
+    }
+  }
+  result.times.detect_ms = ms_since(start);
+  return result;
+}
+
+void Detector::set_tracking(const TrackingOptions& options) {
+  if (options.detect_every < 1)
+    throw Error(Errc::invalid_config,
+                fmt::format("tracking option 'detect_every' = {}: must be at least 1", options.detect_every));
+  Impl& state = impl();
+  state.tracker = Tracker(options.tracker);
+  state.tracking = options;
+  state.tracked_frames = 0;
+  state.templates.clear();
+}
+
+const Tracker& Detector::tracker() const { return impl().tracker; }
 
 void Detector::set_face_threshold(float threshold) {
   Impl& self = impl();

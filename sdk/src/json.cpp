@@ -46,6 +46,8 @@ std::string to_json(const FrameResult& result, const FrameInfo& info, const Json
   nlohmann::ordered_json j;
   if (info.image) j["image"] = *info.image;
   if (info.frame) j["frame"] = *info.frame;
+  if (info.t) j["t"] = round_to(*info.t, 1000);
+  if (info.time) j["time"] = *info.time;
   j["width"] = result.frame_size.width;
   j["height"] = result.frame_size.height;
   auto faces = nlohmann::ordered_json::array();
@@ -58,6 +60,7 @@ std::string to_json(const FrameResult& result, const FrameInfo& info, const Json
     f["score"] = round_to(face.score, 1e4);
     // What `maskdetect eval` ranks by, and what other evaluators (COCO tools) should rank by.
     f["confidence"] = round_to(static_cast<double>(face.face_score) * static_cast<double>(face.score), 1e4);
+    if (face.track_id >= 0) f["track_id"] = face.track_id;
     nlohmann::ordered_json probs;
     for (MaskLabel label : kAllLabels)
       probs[std::string(to_string(label))] = round_to(face.probs[static_cast<std::size_t>(label)], 1e4);
@@ -97,6 +100,14 @@ FrameRecord frame_from_json(std::string_view json, std::string_view origin) {
     record.info.frame = it->get<std::int64_t>();
   }
   if (!record.info.image && !record.info.frame) json_error(origin, "needs 'image' or 'frame'");
+  if (auto it = j.find("t"); it != j.end()) {
+    if (!it->is_number()) json_error(origin, "'t' must be a number (seconds)");
+    record.info.t = it->get<double>();
+  }
+  if (auto it = j.find("time"); it != j.end()) {
+    if (!it->is_string()) json_error(origin, "'time' must be a string (ISO 8601)");
+    record.info.time = it->get<std::string>();
+  }
   if (auto it = j.find("width"); it != j.end()) record.result.frame_size.width = side(*it, origin, "width");
   if (auto it = j.find("height"); it != j.end()) record.result.frame_size.height = side(*it, origin, "height");
   const auto faces = j.find("faces");
@@ -141,6 +152,11 @@ FrameRecord frame_from_json(std::string_view json, std::string_view origin) {
         if (auto p = it->find(std::string(to_string(l))); p != it->end())
           face.probs[static_cast<std::size_t>(l)] = number(*p, origin, where + ".probs");
       }
+    }
+    if (auto it = f.find("track_id"); it != f.end()) {
+      if (!it->is_number_integer() || it->get<std::int64_t>() < 0)
+        json_error(origin, where + ".track_id must be a non-negative integer");
+      face.track_id = it->get<std::int64_t>();
     }
     if (auto it = f.find("landmarks"); it != f.end() && it->is_array()) {
       for (const auto& p : *it) {

@@ -83,7 +83,7 @@ inline ParsedSummary parse_summary(const std::string& err) {
   ParsedSummary summary;
   std::smatch m;
   static const std::regex frames_re(R"(summary: frames (\d+), unreadable (\d+))");
-  static const std::regex faces_re(R"(summary: faces (\d+) \(mask (\d+), no_mask (\d+), incorrect (\d+)\))");
+  static const std::regex faces_re(R"(summary: face-frames (\d+) \(mask (\d+), no_mask (\d+), incorrect (\d+)\))");
   if (std::regex_search(err, m, frames_re)) {
     summary.frames = std::stoll(m[1]);
     summary.unreadable = std::stoll(m[2]);

@@ -87,3 +87,35 @@ TEST_CASE("frame_from_json rejects malformed input naming the origin and the fie
              Contains("faces[0].box"));
   CHECK_THAT(text_of(R"({"image": "a.jpg", "faces": [{"box": [1, 2, 3, 4], "label": "hat"}]})"), Contains("'hat'"));
 }
+
+TEST_CASE("track_id, t and time are written and read back", "[json][tracker]") {
+  maskdetect::FrameResult result;
+  result.frame_size = {640, 480};
+  maskdetect::Face tracked;
+  tracked.box = {10, 20, 30, 40};
+  tracked.face_score = 0.9f;
+  tracked.label = maskdetect::MaskLabel::mask;
+  tracked.score = 0.8f;
+  tracked.probs = {0.8f, 0.15f, 0.05f};
+  tracked.track_id = 7;
+  maskdetect::Face untracked = tracked;
+  untracked.track_id = -1;
+  result.faces = {tracked, untracked};
+  const std::string text =
+      maskdetect::to_json(result, {.frame = 12, .t = 0.48, .time = std::string("2026-12-03T06:00:00.480Z")});
+  const auto j = nlohmann::json::parse(text);
+  CHECK(j.at("t").get<double>() == Approx(0.48));
+  CHECK(j.at("time") == "2026-12-03T06:00:00.480Z");
+  CHECK(j.at("faces")[0].at("track_id") == 7);
+  CHECK_FALSE(j.at("faces")[1].contains("track_id"));
+  const auto back = maskdetect::frame_from_json(text, "line 1");
+  REQUIRE(back.info.t);
+  CHECK(*back.info.t == Approx(0.48));
+  CHECK(back.info.time == std::optional<std::string>("2026-12-03T06:00:00.480Z"));
+  CHECK(back.result.faces[0].track_id == 7);
+  CHECK(back.result.faces[1].track_id == -1);
+  CHECK_THROWS_AS(maskdetect::frame_from_json(
+                      R"({"frame": 1, "faces": [{"box": [0,0,1,1], "label": "mask", "track_id": -3}]})", "x"),
+                  maskdetect::Error);
+  CHECK_THROWS_AS(maskdetect::frame_from_json(R"({"frame": 1, "t": "soon", "faces": []})", "x"), maskdetect::Error);
+}

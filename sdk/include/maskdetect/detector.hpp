@@ -8,10 +8,23 @@
 
 #include "maskdetect/config.hpp"
 #include "maskdetect/mask_classifier.hpp"
+#include "maskdetect/tracker.hpp"
 #include "maskdetect/types.hpp"
 
 namespace maskdetect {
 
+/// Video tracking through the facade (Detector::track).
+struct TrackingOptions {
+  TrackerOptions tracker;  ///< association and life cycle (tracker.hpp)
+  /// Run the detector and the classifier on every N-th frame only (1: every frame). The frames between move
+  /// the people's boxes by the Kalman prediction (and `refine`); their faces carry the track's voted label.
+  int detect_every = 1;
+  /// Between detections, correct each predicted box by template matching (normalised cross-correlation of
+  /// the face as last detected, in a window around the prediction; faces overlapping another are skipped).
+  /// Off by default: on the synthetic clip it costs MOTA and an identity switch at detect_every 3
+  /// (docs/tracking.md); the Kalman prediction alone does better.
+  bool refine = false;
+};
 /// Sets the number of threads OpenCV uses for inference (cv::setNumThreads) for the WHOLE PROCESS:
 /// every Detector, FaceDetector and MaskClassifier, and any other OpenCV code. `threads` 0 restores
 /// OpenCV's default. Call it once, before building detectors; a Detector whose Config::threads > 0
@@ -43,6 +56,21 @@ class Detector {
   /// or wrongly typed image.
   [[nodiscard]] FrameResult detect(const cv::Mat& bgr);
 
+  /// One frame of a video with tracking (docs/tracking.md): detect() on detection frames (every
+  /// TrackingOptions::detect_every-th call, the first included), then the Detector's Tracker. Faces carry
+  /// `track_id` (-1 for a face not yet confirmed as a person). On detection frames the detector runs at the
+  /// tracker's low_score so that weak faces can continue tracks; faces under the configured threshold are kept
+  /// only when they continue a person. `t` is the frame time in seconds (for Track::first_seen/last_seen).
+  /// Throws Error(bad_input) as detect() does.
+  [[nodiscard]] FrameResult track(const cv::Mat& bgr, double t);
+
+  /// Sets the tracking options and starts a new tracker (people are counted from 1 again). Throws
+  /// Error(invalid_config) for a bad option. Without a call, track() uses TrackingOptions{}.
+  void set_tracking(const TrackingOptions& options);
+
+  /// The tracker behind track(): people seen so far, their votes and best crops.
+  /// Throws Error(internal) on a moved-from Detector.
+  [[nodiscard]] const Tracker& tracker() const;
   /// Mask decisions for faces another detector found: classifies `boxes` (pixels of `bgr`) in one batch
   /// and returns them as detect() would (descending FaceBox::score, times.detect_ms 0), ready for
   /// draw_results() and to_json(). The boxes are taken as given: no threshold, NMS or min_face_px.

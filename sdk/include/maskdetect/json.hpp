@@ -1,12 +1,14 @@
 // maskdetect/json.hpp - the one JSON shape of results, used by run, eval and serve.
 //
-//   {"image": "a.jpg" | "frame": 12, "width": 640, "height": 480,
+//   {"image": "a.jpg" | "frame": 12, "t": 0.48, "time": "2026-12-03T06:00:00.480Z", "width": 640, "height": 480,
 //    "faces": [{"box": [x, y, w, h], "face_score": 0.97, "label": "mask", "score": 0.99, "confidence": 0.9603,
-//               "probs": {"mask": 0.99, "no_mask": 0.01, "incorrect": 0.0},
+//               "track_id": 3, "probs": {"mask": 0.99, "no_mask": 0.01, "incorrect": 0.0},
 //               "landmarks": [[x, y], ...]}],
 //    "timing_ms": {"detect": 3.1, "classify": 0.4}}
 //
-// Boxes are in pixels of the original frame. `landmarks` is present when the detector gives them.
+// Boxes are in pixels of the original frame. `landmarks` is present when the detector gives them. Video
+// frames carry `t` (seconds from the start of the source); live sources also `time` (wall clock, ISO 8601
+// UTC). `track_id` is present on faces of a tracked person (Face::track_id >= 0).
 // `confidence` = face_score x score: the detection's confidence, what `maskdetect eval` ranks by (and what a
 // COCO results file's "score" holds).
 #pragma once
@@ -25,6 +27,8 @@ namespace maskdetect {
 struct FrameInfo {
   std::optional<std::string> image;
   std::optional<std::int64_t> frame;
+  std::optional<double> t;          ///< video: seconds from the start of the source
+  std::optional<std::string> time;  ///< live sources: wall-clock time of the frame, ISO 8601 UTC
 };
 
 struct JsonOptions {

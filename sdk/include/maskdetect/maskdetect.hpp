@@ -25,5 +25,6 @@
 #include "maskdetect/json.hpp"
 #include "maskdetect/mask_classifier.hpp"
 #include "maskdetect/models.hpp"
+#include "maskdetect/tracker.hpp"
 #include "maskdetect/types.hpp"
 #include "maskdetect/version.hpp"

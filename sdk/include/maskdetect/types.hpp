@@ -42,6 +42,7 @@ struct Face {
   MaskLabel label = MaskLabel::no_mask;  ///< the most probable label
   float score = 0.0f;                    ///< probability of `label`
   LabelProbs probs{};                    ///< all label probabilities
+  std::int64_t track_id = -1;            ///< video with tracking: the person (Tracker); -1 when not tracked
 
   /// Probability of `label`: probs[label], e.g. face.prob(MaskLabel::incorrect).
   [[nodiscard]] float prob(MaskLabel which) const noexcept { return probs[static_cast<std::size_t>(which)]; }
