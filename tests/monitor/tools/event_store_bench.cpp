@@ -61,12 +61,13 @@ int main(int argc, char** argv) {
     std::printf("%s", fmt::format("events written per second (sustained, JPEG encoding + fsync + commit): {:.1f}\n",
                                   events / seconds)
                           .c_str());
-    std::printf("%s",
-                fmt::format("events.db per 1,000 events: {:.1f} kB (write-ahead log now {:.1f} kB, bounded by checkpoints); JPEG files per 1,000 events: {:.1f} MB; "
-                            "store's own count {:.1f} MB in all\n",
-                            static_cast<double>(db_bytes) / events, static_cast<double>(wal_bytes) / 1000.0, static_cast<double>(media_bytes) / events / 1000.0,
-                            static_cast<double>(store.stored_bytes()) / 1e6)
-                    .c_str());
+    std::printf("%s", fmt::format("events.db per 1,000 events: {:.1f} kB (write-ahead log now {:.1f} kB, bounded by "
+                                  "checkpoints); JPEG files per 1,000 events: {:.1f} MB; "
+                                  "store's own count {:.1f} MB in all\n",
+                                  static_cast<double>(db_bytes) / events, static_cast<double>(wal_bytes) / 1000.0,
+                                  static_cast<double>(media_bytes) / events / 1000.0,
+                                  static_cast<double>(store.stored_bytes()) / 1e6)
+                          .c_str());
   }
   fs::remove_all(dir);
   return 0;
