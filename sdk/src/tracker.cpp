@@ -59,6 +59,21 @@ void hold_size(Filter& k) {
   k.mean(7) = 0.0f;
 }
 
+/// One constant-velocity Kalman prediction step; the size is held while the track is unmatched (`lost`).
+template <typename Filter>
+void predict_ahead(Filter& k, bool lost) {
+  static const Mat8 f = transition();
+  const float size = std::max(1.0f, k.mean(3));
+  Mat8 q = Mat8::zeros();
+  for (int d = 0; d < 4; ++d) {
+    q(d, d) = sq(kStdPosition * size);
+    q(d + 4, d + 4) = sq(kStdVelocity * size);
+  }
+  if (lost) hold_size(k);
+  k.mean = f * k.mean;
+  k.cov = f * k.cov * f.t() + q;
+}
+
 bool classified(const LabelProbs& probs) {
   return std::any_of(probs.begin(), probs.end(), [](float p) { return p > 0.0f; });
 }
@@ -196,22 +211,12 @@ Tracker::Tracker(const TrackerOptions& options) : options_(options) {
 }
 
 void Tracker::update(std::vector<Face>& faces, double t, const cv::Mat& bgr) {
-  static const Mat8 f = transition();
   static const Mat48 h = observation();
 
   // 1. Predict every track one frame ahead.
   for (std::size_t i = 0; i < tracks_.size(); ++i) {
-    Filter& k = filters_[i];
-    const float size = std::max(1.0f, k.mean(3));
-    Mat8 q = Mat8::zeros();
-    for (int d = 0; d < 4; ++d) {
-      q(d, d) = sq(kStdPosition * size);
-      q(d + 4, d + 4) = sq(kStdVelocity * size);
-    }
-    if (tracks_[i].lost_frames > 0) hold_size(k);
-    k.mean = f * k.mean;
-    k.cov = f * k.cov * f.t() + q;
-    tracks_[i].box = box_of(k.mean);
+    predict_ahead(filters_[i], tracks_[i].lost_frames > 0);
+    tracks_[i].box = box_of(filters_[i].mean);
   }
 
   // 2. High-score faces against every track, then low-score faces against tracks matched last time.
@@ -346,45 +351,35 @@ void Tracker::update(std::vector<Face>& faces, double t, const cv::Mat& bgr) {
   for (std::size_t i = tracks_.size(); i-- > 0;) {
     Track& track = tracks_[i];
     const bool end = (!track.confirmed && track.lost_frames > 0) || track.lost_frames > options_.max_lost_frames;
-    if (!end) continue;
-    if (track.confirmed) {
-      track.active = false;
-      ended_.push_back(std::move(track));
-    }
-    tracks_.erase(tracks_.begin() + static_cast<std::ptrdiff_t>(i));
-    filters_.erase(filters_.begin() + static_cast<std::ptrdiff_t>(i));
-    hit_streak_.erase(hit_streak_.begin() + static_cast<std::ptrdiff_t>(i));
+    if (end) end_track(i);
   }
   for (std::size_t i = 0; i < tracks_.size(); ++i) tracks_[i].velocity = {filters_[i].mean(4), filters_[i].mean(5)};
 }
 
+void Tracker::end_track(std::size_t i) {
+  Track& track = tracks_[i];
+  if (track.confirmed) {
+    track.active = false;
+    ended_.push_back(std::move(track));
+  }
+  const auto at = static_cast<std::ptrdiff_t>(i);
+  tracks_.erase(tracks_.begin() + at);
+  filters_.erase(filters_.begin() + at);
+  hit_streak_.erase(hit_streak_.begin() + at);
+}
+
 std::vector<Face> Tracker::predict() {
-  static const Mat8 f = transition();
   std::vector<Face> out;
   for (std::size_t i = tracks_.size(); i-- > 0;) {
     Filter& k = filters_[i];
     Track& track = tracks_[i];
-    const float size = std::max(1.0f, k.mean(3));
-    Mat8 q = Mat8::zeros();
-    for (int d = 0; d < 4; ++d) {
-      q(d, d) = sq(kStdPosition * size);
-      q(d + 4, d + 4) = sq(kStdVelocity * size);
-    }
     const bool was_current = hit_streak_[i] > 0;
-    if (track.lost_frames > 0) hold_size(k);
-    k.mean = f * k.mean;
-    k.cov = f * k.cov * f.t() + q;
+    predict_ahead(k, track.lost_frames > 0);
     track.box = box_of(k.mean);
     track.velocity = {k.mean(4), k.mean(5)};
     ++track.lost_frames;
     if (track.lost_frames > options_.max_lost_frames) {
-      if (track.confirmed) {
-        track.active = false;
-        ended_.push_back(std::move(track));
-      }
-      tracks_.erase(tracks_.begin() + static_cast<std::ptrdiff_t>(i));
-      filters_.erase(filters_.begin() + static_cast<std::ptrdiff_t>(i));
-      hit_streak_.erase(hit_streak_.begin() + static_cast<std::ptrdiff_t>(i));
+      end_track(i);
       continue;
     }
     if (!track.confirmed || !was_current) continue;

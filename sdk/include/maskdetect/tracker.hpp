@@ -119,6 +119,9 @@ class Tracker {
   [[nodiscard]] const TrackerOptions& options() const noexcept { return options_; }
 
  private:
+  /// Removes track i (and its filter and streak); a confirmed one moves to the ended people.
+  void end_track(std::size_t i);
+
   TrackerOptions options_;
   std::vector<Track> tracks_;
   std::vector<Track> ended_;  // confirmed tracks that ended
