@@ -17,23 +17,9 @@ namespace {
 
 bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-void put_be32(std::string& b, std::uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) b.push_back(static_cast<char>((v >> shift) & 0xFFU));
-}
-
 /// A 66-byte PNG whose IHDR declares width x height (what a decompression bomb's header looks like).
 void write_png_claiming(const fs::path& path, std::uint32_t width, std::uint32_t height) {
-  std::string b("\x89PNG\r\n\x1a\n", 8);
-  put_be32(b, 13);
-  b += "IHDR";
-  put_be32(b, width);
-  put_be32(b, height);
-  b += std::string("\x08\x02\x00\x00\x00", 5);
-  put_be32(b, 0);
-  put_be32(b, 4);
-  b += "IDATxxxx";
-  put_be32(b, 0);
-  std::ofstream(path, std::ios::binary) << b;
+  std::ofstream(path, std::ios::binary) << png_claiming(width, height);
 }
 
 }  // namespace

@@ -15,28 +15,9 @@
 #include "stream_hub.hpp"
 
 using namespace server_test;  // NOLINT(google-build-using-namespace)
+using maskdetect::test::png_claiming;
 
 namespace {
-
-void put_be32(std::string& b, std::uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) b.push_back(static_cast<char>((v >> shift) & 0xFFU));
-}
-
-/// A PNG whose IHDR declares width x height, with a few bytes of IDAT (what a decompression bomb's header
-/// looks like; no decoder is needed to refuse it).
-std::string png_claiming(std::uint32_t width, std::uint32_t height) {
-  std::string b("\x89PNG\r\n\x1a\n", 8);
-  put_be32(b, 13);
-  b += "IHDR";
-  put_be32(b, width);
-  put_be32(b, height);
-  b += std::string("\x08\x02\x00\x00\x00", 5);
-  put_be32(b, 0);
-  put_be32(b, 4);
-  b += "IDATxxxx";
-  put_be32(b, 0);
-  return b;
-}
 
 std::string encode_sample(const std::string& ext) {
   const cv::Mat image = cv::imread((images_dir() / sample_names().at(0)).string(), cv::IMREAD_COLOR);

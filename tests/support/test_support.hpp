@@ -3,6 +3,7 @@
 
 #include <stdlib.h>  // mkdtemp
 
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
@@ -48,6 +49,25 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+/// The bytes of a PNG whose IHDR declares width x height, then a few bytes of IDAT and no valid image data:
+/// what a decompression bomb's header looks like (CRCs are zero; header readers do not check them).
+inline std::string png_claiming(std::uint32_t width, std::uint32_t height) {
+  std::string b("\x89PNG\r\n\x1a\n", 8);
+  const auto put_be32 = [&b](std::uint32_t v) {
+    for (int shift = 24; shift >= 0; shift -= 8) b.push_back(static_cast<char>((v >> shift) & 0xFFU));
+  };
+  put_be32(13);
+  b += "IHDR";
+  put_be32(width);
+  put_be32(height);
+  b += std::string("\x08\x02\x00\x00\x00", 5);
+  put_be32(0);
+  put_be32(4);
+  b += "IDATxxxx";
+  put_be32(0);
+  return b;
+}
 
 }  // namespace maskdetect::test
 

@@ -36,23 +36,10 @@ Bytes encode(const cv::Mat& image, const std::string& ext, const std::vector<int
   return out;
 }
 
-void put_be32(Bytes& b, std::uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) b.push_back(static_cast<unsigned char>(v >> shift));
-}
-
-/// A PNG signature and IHDR declaring width x height, then a few bytes of IDAT (no valid image data).
+/// maskdetect::test::png_claiming as bytes.
 Bytes png_claiming(std::uint32_t width, std::uint32_t height) {
-  Bytes b{0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-  put_be32(b, 13);
-  for (const char c : std::string("IHDR")) b.push_back(static_cast<unsigned char>(c));
-  put_be32(b, width);
-  put_be32(b, height);
-  b.insert(b.end(), {8, 2, 0, 0, 0});
-  put_be32(b, 0);  // CRC (not checked by the header reader)
-  put_be32(b, 4);
-  for (const char c : std::string("IDATxxxx")) b.push_back(static_cast<unsigned char>(c));
-  put_be32(b, 0);
-  return b;
+  const std::string text = maskdetect::test::png_claiming(width, height);
+  return {text.begin(), text.end()};
 }
 
 Error thrown_by(const Bytes& bytes, const ImageLimits& limits) {
