@@ -17,7 +17,7 @@
   const since = $('filter-since');
   const until = $('filter-until');
   const modalEl = $('event-modal');
-  const PAGE = 25;
+  let PAGE = 25;  // events a page (#events?limit=N)
   let current = null;   // the URL of the page shown
   let previous = [];    // the URLs of the newer pages
   let next = null;
@@ -104,7 +104,9 @@
     p.set('limit', String(PAGE));
     previous = [];
     // Keep the filters in the address (without a hashchange) so that a reload or a link shows the same.
-    const query = filterParams().toString();
+    const kept = filterParams();
+    if (PAGE !== 25) kept.set('limit', String(PAGE));
+    const query = kept.toString();
     history.replaceState(null, '', location.pathname + location.search + '#events' + (query ? '?' + query : ''));
     return load('/api/v1/events?' + p.toString());
   }
@@ -177,6 +179,7 @@
         started = true;
         await loadCameras();
       }
+      PAGE = Math.min(1000, Math.max(1, Number(params.get('limit')) || 25));
       ensureCamera(params.get('camera'));
       camera.value = params.get('camera') || '';
       label.value = params.get('label') || '';
