@@ -22,13 +22,14 @@
   let previous = [];    // the URLs of the newer pages
   let next = null;
   let open = null;      // the event shown in the dialog
+  let before = '';      // #events?before=ID: only events older than that one (a link that stays the same)
 
   const toSeconds = (value) => (value ? String(Math.floor(new Date(value).getTime() / 1000)) : '');
   function fromSeconds(seconds) {
     if (!seconds) return '';
     const d = new Date(Number(seconds) * 1000);
     const local = new Date(d.getTime() - d.getTimezoneOffset() * 60000);
-    return local.toISOString().slice(0, 16);
+    return local.toISOString().slice(0, 19);
   }
 
   function filterParams() {
@@ -37,6 +38,7 @@
     if (label.value) p.set('label', label.value);
     if (toSeconds(since.value)) p.set('since', toSeconds(since.value));
     if (toSeconds(until.value)) p.set('until', toSeconds(until.value));
+    if (before) p.set('before', before);
     return p;
   }
 
@@ -162,7 +164,10 @@
     e.preventDefault();
     search();
   });
-  form.addEventListener('reset', () => setTimeout(search));
+  form.addEventListener('reset', () => {
+    before = '';
+    setTimeout(search);
+  });
   older.addEventListener('click', () => {
     if (!next) return;
     previous.push(current);
@@ -183,6 +188,7 @@
       ensureCamera(params.get('camera'));
       camera.value = params.get('camera') || '';
       label.value = params.get('label') || '';
+      before = /^[0-9]+$/.test(params.get('before') || '') ? params.get('before') : '';
       since.value = fromSeconds(params.get('since'));
       until.value = fromSeconds(params.get('until'));
       search();

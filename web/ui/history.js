@@ -99,19 +99,29 @@
       values, size: 50 });
     const timeAxis = { stroke: text, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } };
     const count = (v) => (Number.isInteger(v) ? String(v) : v.toFixed(1));
+    // A value between two gaps has no line to show it: draw it as a dot.
+    const isolated = (u, k) => {
+      const ys = u.data[k];
+      const out = [];
+      for (let i = 0; i < ys.length; ++i) {
+        if (ys[i] !== null && (i === 0 || ys[i - 1] === null) && (i === ys.length - 1 || ys[i + 1] === null)) out.push(i);
+      }
+      return out.length ? out : null;
+    };
     const line = (label, color, extra = {}) => ({ label, stroke: color, width: 2, spanGaps: false, fmt: count,
+      points: { show: true, size: 6, fill: color, filter: isolated },
       value: (u, v) => (v === null || v === undefined ? '–' : count(v)), ...extra });
-    const common = { height: HEIGHT, legend: { live: true }, plugins: [tooltip()],
+    const common = { height: HEIGHT, legend: { live: true },
       scales: { x: { time: true, range: () => range } }, cursor: { drag: { x: true, y: false } } };
     const width = (holder) => Math.max(200, holder.clientWidth);
-    charts.people = new window.uPlot({ ...common, width: width(holders.people),
+    charts.people = new window.uPlot({ ...common, width: width(holders.people), plugins: [tooltip()],
       series: [{ label: 'time' }, line('mask', COLORS.mask), line('no_mask', COLORS.no_mask),
         line('incorrect', COLORS.incorrect), line('in view (mean)', '#6ea8fe', { dash: [6, 4], width: 1.5 })],
       axes: [timeAxis, axis('people', (u, ticks) => ticks.map((t) => (Number.isInteger(t) ? t : '')))],
       scales: { ...common.scales, y: { range: (u, min, max) => [0, Math.max(1, max ?? 1)] } } },
     [data.x, data.mask, data.no_mask, data.incorrect, data.in_view], holders.people);
     const pct = (v) => Math.round(v) + '%';
-    charts.compliance = new window.uPlot({ ...common, width: width(holders.compliance),
+    charts.compliance = new window.uPlot({ ...common, width: width(holders.compliance), plugins: [tooltip()],
       series: [{ label: 'time' }, line('compliance', '#0d6efd', { fmt: pct, value: (u, v) => (v === null || v === undefined ? '–' : pct(v)),
         fill: 'rgba(13,110,253,0.12)' })],
       axes: [timeAxis, axis('compliance', (u, ticks) => ticks.map((t) => t + '%'))],
