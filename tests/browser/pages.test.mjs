@@ -7,7 +7,7 @@
 //    snapshot and the crop), DELETE with the token;
 //  - History: uPlot charts of GET /api/v1/history with axes, legend and a tooltip, the 24 h range.
 // A server without an endpoint (404) must show that page's "not available" state instead. No page may be
-// wider than the window. Screenshots in $MASKDETECT_BROWSER_OUT: {grid,events,event,history}-{desktop,phone}.png,
+// wider than the window. Screenshots in $MASKDETECT_BROWSER_OUT: {grid,events,event,history,live}-{desktop,phone}.png,
 // grid-dark.png.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -222,6 +222,12 @@ try {
     await gridPage(page, view, cameras);
     await eventsPage(page, view, cameras.status === 200);
     await historyPage(page, view, history);
+    // The Live page at this width (a server stream).
+    await page.goto(url('live?mode=stream'));
+    await page.waitForFunction(() => document.getElementById('stream-img').naturalWidth > 0, null, { timeout: 30000 });
+    await noOverflow(page, `live (${view})`);
+    await tablesHaveHeaders(page, `live (${view})`);
+    await shot(page, `live-${view}`);
   }
   // The theme switch, kept across a reload.
   await page.setViewportSize(VIEWPORTS.desktop);

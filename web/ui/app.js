@@ -454,6 +454,7 @@
         [name, String(s.frames), s.fps.toFixed(1), faces, c].forEach((text, i) => {
           const cell = document.createElement(i === 0 ? 'th' : 'td');
           if (i === 0) cell.scope = 'row';
+          if (i === 1) cell.className = 'd-none d-sm-table-cell';  // frames: not on a phone
           cell.textContent = text;
           tr.appendChild(cell);
         });

@@ -15,7 +15,7 @@
   function makeCard(camera) {
     const id = 'camera-' + camera.name;
     const title = el('h2', { class: 'h6 mb-0 text-truncate', id: id + '-title', text: camera.name });
-    const state = el('span', { class: 'badge', 'aria-label': 'state' });
+    const state = el('span', { class: 'badge' });
     const fps = el('span', { class: 'small text-body-secondary ms-auto text-nowrap' });
     const compliance = el('span', { class: 'fs-5 fw-semibold text-nowrap', title: 'compliance: mask / people counted' });
     const img = el('img', { alt: `Live view of camera ${camera.name}` });
@@ -55,6 +55,7 @@
     c.card.dataset.state = camera.state;
     c.state.className = 'badge ' + (STATE_BADGES[camera.state] || 'text-bg-secondary');
     c.state.textContent = camera.state;
+    c.state.title = 'camera state';
     c.fps.textContent = `${Number(camera.fps || 0).toFixed(1)} fps`;
     c.compliance.textContent = percent(camera.compliance);
     const people = camera.people || {};
