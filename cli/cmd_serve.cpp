@@ -70,37 +70,29 @@ int run_serve(const ServeOptions& o, const app::ConfigOptions& config_options) {
   options.config = app::resolve_config(pipeline_options);
   app::announce_detector();
   options.source_fps = o.source_fps;
-  // Cameras map onto today's server sources, in order, by name. The stream hub runs one pipeline at one fps cap
-  // for every source: per-camera presets and detector overrides are validated but not applied yet, and the
-  // highest camera fps is the cap.
-  std::vector<std::string> camera_names;
-  bool per_camera_pipeline = false;
-  double camera_fps = 0.0;
-  bool uncapped = false;
+  // Cameras of the config file, each with its own pipeline (its preset or the server's, then its detector
+  // overrides) and fps cap; --source quick starts are further cameras named from their source.
   for (const server::CameraConfig& camera : serve.cameras) {
     if (!camera.enabled) continue;
-    options.sources.push_back(camera.source);
-    camera_names.push_back(camera.name);
-    uncapped = uncapped || camera.fps == 0.0;
-    camera_fps = std::max(camera_fps, camera.fps);
-    if (!camera.preset.empty() || !camera.detector_yaml.empty()) per_camera_pipeline = true;
+    options.cameras.push_back(server::CameraOptions{.name = camera.name,
+                                                    .source = camera.source,
+                                                    .config = server::camera_pipeline(camera, options.config),
+                                                    .fps = camera.fps});
   }
-  if (!camera_names.empty()) options.source_fps = uncapped ? 0.0 : camera_fps;
-  if (per_camera_pipeline)
-    std::fprintf(stderr,
-                 "serve: note: per-camera preset/detector settings are checked but every source runs the "
-                 "server's pipeline for now\n");
-  for (const std::string& source : o.sources) {
-    options.sources.push_back(source);
-    camera_names.push_back(server::StreamHub::names({source}).front());
-  }
+  options.sources = o.sources;
+  options.cameras = server::resolve_cameras(options);
+  options.sources.clear();
   options.token = !o.token.empty() ? o.token : serve.token.value_or("");
   if (!o.data_dir.empty()) serve.data_dir = o.data_dir;
-  if (serve.cameras.empty()) {  // --source only: cameras named by their source, default rules
-    for (const std::string& name : camera_names) serve.cameras.push_back(server::CameraConfig{.name = name});
+  for (const server::CameraOptions& camera : options.cameras) {  // --source cameras: default rules
+    const bool declared = std::any_of(serve.cameras.begin(), serve.cameras.end(),
+                                      [&](const server::CameraConfig& c) { return c.name == camera.name; });
+    if (!declared) serve.cameras.push_back(server::CameraConfig{.name = camera.name, .source = camera.source});
   }
   server::Monitor monitor(serve);
   options.events = monitor.store();
+  options.on_track = [&monitor](const server::PersonTrack& track) { (void)monitor.on_track(track); };
+  options.history = monitor.history();
   options.io_threads = o.io_threads;
   options.inference_workers = o.workers;
   options.body_limit_bytes = o.max_body;
@@ -119,18 +111,27 @@ int run_serve(const ServeOptions& o, const app::ConfigOptions& config_options) {
   return server::run_server(
       options,
       [&](const server::Server& server) {
-        monitor.set_stats_source([&server, camera_names](const std::string& camera) -> std::string {
-          const auto it = std::find(camera_names.begin(), camera_names.end(), camera);
-          if (it == camera_names.end()) return "";
+        monitor.set_stats_source([&server](const std::string& camera) -> std::string {
           const auto doc = nlohmann::json::parse(server.stats_json());
-          const auto index = static_cast<std::size_t>(it - camera_names.begin());
-          return index < doc["sources"].size() ? doc["sources"][index].dump() : std::string();
+          for (const auto& source : doc["sources"]) {
+            if (source["name"] != camera) continue;
+            // MQTT stats (docs/server.md "MQTT"): people per voted label and compliance over people.
+            const nlohmann::json out = {{"fps", source["fps"]},
+                                        {"frames", source["frames"]},
+                                        {"people", source["people"]},
+                                        {"in_view", source["in_view"]},
+                                        {"compliance", source["people_compliance"]},
+                                        {"faces", source["faces"]},
+                                        {"face_compliance", source["compliance"]}};
+            return out.dump();
+          }
+          return "";
         });
         std::fprintf(stderr, "serve: events in %s\n", monitor.store()->database_path().string().c_str());
         const std::string host =
             options.address.find(':') != std::string::npos ? "[" + options.address + "]" : options.address;
-        std::fprintf(stderr, "serve: listening on http://%s:%u/ (%zu source(s), %d worker(s)%s)\n", host.c_str(),
-                     static_cast<unsigned>(server.port()), options.sources.size(), options.inference_workers,
+        std::fprintf(stderr, "serve: listening on http://%s:%u/ (%zu camera(s), %d worker(s)%s)\n", host.c_str(),
+                     static_cast<unsigned>(server.port()), options.cameras.size(), options.inference_workers,
                      options.token.empty() ? "" : ", bearer token required");
         if (!loopback && options.token.empty())
           std::fprintf(stderr, "serve: warning: listening beyond loopback without --token\n");

@@ -178,6 +178,12 @@ TEST_CASE("backoff doubles from the initial delay up to the cap", "[reconnect]")
   CHECK(video::is_live_spec("rtsp://cam/stream"));
   CHECK_FALSE(video::is_live_spec("clip.mp4"));
   CHECK_FALSE(video::is_live_spec("photos/*.jpg"));
+  CHECK(video::is_live_spec("http://cam.local/video.mjpg"));
+  CHECK(video::is_live_spec("https://host/live/index.m3u8?token=x"));
+  CHECK(video::is_live_spec("http://127.0.0.1:8554/live"));
+  CHECK_FALSE(video::is_live_spec("http://host/clips/entrance.MP4?sig=abc"));
+  CHECK_FALSE(video::is_live_spec("https://host/a.b/clip.mkv#t=10"));
+  CHECK_FALSE(video::is_live_spec("file:///videos/clip.avi"));
 }
 
 TEST_CASE("SDK: a stream killed and restarted is reopened with one outage and indices that go on",

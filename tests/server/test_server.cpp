@@ -1,6 +1,8 @@
 // The server in-process on 127.0.0.1, port 0, spoken to over HTTP and WebSocket with Beast.
 #include "server_client.hpp"
 
+#include <set>
+
 using namespace server_test;  // NOLINT(google-build-using-namespace)
 
 TEST_CASE("POST /api/v1/detect answers the SDK JSON for JPEG and PNG images", "[server]") {
@@ -103,17 +105,32 @@ TEST_CASE("stats, healthz and metrics", "[server]") {
   REQUIRE(metrics.result_int() == 200);
   CHECK(metrics[http::field::content_type].starts_with("text/plain; version=0.0.4"));
   const std::string& text = metrics.body();
-  CHECK(text.find("# TYPE maskdetect_frames_total counter") != std::string::npos);
-  CHECK(text.find("maskdetect_frames_total{source=\"api\"} 1\n") != std::string::npos);
-  CHECK(text.find("maskdetect_faces_total{source=\"api\",label=\"mask\"}") != std::string::npos);
-  CHECK(text.find("maskdetect_http_responses_total{code=\"200\"}") != std::string::npos);
-  // Every sample line is "name{labels} value" or "name value".
+  CHECK(text.find("# TYPE maskdetect_api_frames_total counter") != std::string::npos);
+  CHECK(text.find("maskdetect_api_frames_total 1\n") != std::string::npos);
+  CHECK(text.find("maskdetect_api_faces_total{label=\"mask\"}") != std::string::npos);
+  CHECK(text.find("maskdetect_api_frame_latency_seconds_bucket{le=\"+Inf\"} 1\n") != std::string::npos);
+  CHECK(text.find("maskdetect_api_frame_latency_seconds_count 1\n") != std::string::npos);
+  CHECK(text.find("maskdetect_build_info{version=\"") != std::string::npos);
+  CHECK(text.find("\nprocess_start_time_seconds ") != std::string::npos);
+  CHECK(text.find("maskdetect_http_requests_total{method=\"POST\",handler=\"/api/v1/detect\",code=\"200\"} 1\n") !=
+        std::string::npos);
+  // Every sample line is "name{labels} value" or "name value", of a family declared by # TYPE.
   std::istringstream lines(text);
+  std::set<std::string> families;
   for (std::string line; std::getline(lines, line);) {
+    if (line.starts_with("# TYPE ")) families.insert(line.substr(7, line.find(' ', 7) - 7));
     if (line.empty() || line.front() == '#') continue;
     INFO(line);
-    CHECK(line.starts_with("maskdetect_"));
-    CHECK(line.find(' ') != std::string::npos);
+    CHECK((line.starts_with("maskdetect_") || line.starts_with("process_")));
+    const std::string name = line.substr(0, line.find_first_of("{ "));
+    const bool declared = families.contains(name) ||
+                          (name.ends_with("_bucket") && families.contains(name.substr(0, name.size() - 7))) ||
+                          (name.ends_with("_sum") && families.contains(name.substr(0, name.size() - 4))) ||
+                          (name.ends_with("_count") && families.contains(name.substr(0, name.size() - 6)));
+    CHECK(declared);
+    const auto space = line.rfind(' ');
+    REQUIRE(space != std::string::npos);
+    CHECK_NOTHROW(std::stod(line.substr(space + 1)));
   }
   const Response info = get(server.port(), "/api/v1/info");
   REQUIRE(info.result_int() == 200);

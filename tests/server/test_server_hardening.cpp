@@ -349,12 +349,17 @@ TEST_CASE("request log (log_requests) and source names: credentials redacted", "
   CHECK(text.find("/api/v1/stats?x=1&access_token=***") != std::string::npos);
   CHECK(text.find("Sup3rSecret") == std::string::npos);
 
-  // What /api/v1/stats and /metrics call a source.
-  const auto names = maskdetect::server::StreamHub::names({"http://admin:S3cretPw@cam.local/video.mjpg", "0"});
-  REQUIRE(names.size() == 2);
-  CHECK(names[0].find("S3cretPw") == std::string::npos);
-  CHECK(names[0].find("cam.local/video.mjpg") != std::string::npos);
-  CHECK(names[1] == "0");
+  // What /api/v1/stats, /metrics, MQTT and events call a --source camera: no credentials, unique names.
+  ServerOptions named;
+  named.sources = {"http://admin:S3cretPw@cam.local/video.mjpg", "0", "/data/door.mp4", "/other/door.avi", "frames/"};
+  const auto cameras = maskdetect::server::resolve_cameras(named);
+  REQUIRE(cameras.size() == 5);
+  CHECK(cameras[0].name == "cam-local-video-mjpg");
+  CHECK(cameras[1].name == "camera0");
+  CHECK(cameras[2].name == "door");
+  CHECK(cameras[3].name == "door-2");
+  CHECK(cameras[4].name == "frames");
+  CHECK(cameras[0].source == named.sources[0]);
 }
 
 #ifdef MASKDETECT_TEST_CLI

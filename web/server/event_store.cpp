@@ -20,6 +20,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "maskdetect/error.hpp"
+#include "sqlite_statement.hpp"
 
 namespace maskdetect::server {
 
@@ -118,40 +119,7 @@ std::string event_json(const Event& e) {
 
 namespace {
 
-/// A prepared statement, finalized on scope exit.
-class Statement {
- public:
-  Statement(sqlite3* db, std::string_view sql, const fs::path& where) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) != SQLITE_OK)
-      throw Error(Errc::io, fmt::format("{}: SQL error: {} in '{}'", where.string(), sqlite3_errmsg(db), sql));
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-
-  void bind(int index, std::string_view text) {
-    sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
-  }
-  void bind(int index, std::int64_t value) { sqlite3_bind_int64(stmt_, index, value); }
-  void bind(int index, double value) { sqlite3_bind_double(stmt_, index, value); }
-  /// SQLITE_ROW or SQLITE_DONE; throws on an error.
-  int step(const fs::path& where) {
-    const int rc = sqlite3_step(stmt_);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-      throw Error(Errc::io, fmt::format("{}: SQLite error: {}", where.string(), sqlite3_errmsg(db_)));
-    return rc;
-  }
-  [[nodiscard]] std::int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }
-  [[nodiscard]] double real(int column) const { return sqlite3_column_double(stmt_, column); }
-  [[nodiscard]] std::string text(int column) const {
-    const auto* p = sqlite3_column_text(stmt_, column);
-    return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p));
-  }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-};
+using detail::Statement;
 
 constexpr std::string_view kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS events(

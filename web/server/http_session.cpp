@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "api_cameras.hpp"
 #include "api_events.hpp"
 #include "assets.hpp"
 #include "maskdetect/annotate.hpp"
@@ -35,6 +36,31 @@
 #include "session.hpp"
 
 namespace maskdetect::server::detail {
+
+std::string handler_label(std::string_view path) {
+  // Fixed routes are their own label; routes with an id or a name get a pattern, anything else "other"
+  // (a scanner's random paths must not grow the metrics).
+  static constexpr std::string_view kFixed[] = {
+      "/",          "/healthz",        "/metrics",        "/api/v1/stats", "/api/v1/info", "/api/v1/detect",
+      "/api/v1/ws", "/api/v1/cameras", "/api/v1/history", "/api/v1/events"};
+  for (const std::string_view fixed : kFixed)
+    if (path == fixed) return std::string(fixed);
+  auto pattern = [&](std::string_view prefix, std::string_view what) -> std::optional<std::string> {
+    if (!path.starts_with(prefix)) return std::nullopt;
+    const std::string_view rest = path.substr(prefix.size());
+    const auto slash = rest.find('/');
+    if (slash == std::string_view::npos) return fmt::format("{}{}", prefix, what);
+    const std::string_view tail = rest.substr(slash);
+    for (const std::string_view known : {"/mjpeg", "/snapshot.jpg", "/ws", "/crop.jpg"})
+      if (tail == known) return fmt::format("{}{}{}", prefix, what, tail);
+    return std::nullopt;
+  };
+  if (auto label = pattern("/api/v1/events/", "{id}")) return *label;
+  if (auto label = pattern("/api/v1/streams/", "{id}")) return *label;
+  if (auto label = pattern("/api/v1/cameras/", "{name}")) return *label;
+  if (find_asset(path) != nullptr) return "/static";
+  return "other";
+}
 
 void fail(beast::error_code ec, std::string_view what) {
   if (ec == net::error::operation_aborted || ec == beast::error::timeout || ec == net::error::eof ||
@@ -206,6 +232,9 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
       request_started_ = Clock::now();
       const auto& header = parser_->get();
       const unsigned version = header.version();
+      method_ = std::string(header.method_string());
+      if (method_.size() > 16 || method_.empty()) method_ = "other";
+      handler_ = handler_label(header.target().substr(0, header.target().find('?')));
       if (state_->options.log_requests)
         request_line_ = fmt::format("{} {}", header.method_string(), printable(video::redact_url(header.target())));
       if (!parse_target(header.target(), target_))
@@ -331,6 +360,32 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
       if (!require(http::verb::get)) return;
       return send(make_response(200, version, keep_alive, kJson, info_json()));
     }
+    if (path == "/api/v1/cameras") {
+      if (!require(http::verb::get)) return;
+      return send(make_response(200, version, keep_alive, kJson, cameras_json(*state_)),
+                  req.method() == http::verb::head);
+    }
+    if (path == "/api/v1/history") {
+      if (!require(http::verb::get)) return;
+      const ApiAnswer a = handle_history_api(*state_, target, unix_now());
+      return send(make_response(a.status, version, keep_alive, a.content_type, a.body),
+                  req.method() == http::verb::head);
+    }
+    constexpr std::string_view kCameras = "/api/v1/cameras/";
+    if (path.starts_with(kCameras)) {
+      const std::string_view rest = std::string_view(path).substr(kCameras.size());
+      const auto slash = rest.find('/');
+      const std::string_view what = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+      if (slash == std::string_view::npos || (what != "mjpeg" && what != "snapshot.jpg"))
+        return error(404, "not_found", fmt::format("no endpoint at {}", path));
+      const auto id = state_->camera_index(rest.substr(0, slash));
+      if (!id) return error(404, "not_found", fmt::format("there is no camera '{}'", rest.substr(0, slash)));
+      if (!require(http::verb::get)) return;
+      if (what == "mjpeg") return start_mjpeg(*id, version);
+      const StreamFrame frame = state_->hub.latest(*id);
+      if (!frame.jpeg) return error(503, "no_frame_yet", "the camera has not produced a frame yet");
+      return send(make_response(200, version, keep_alive, "image/jpeg", *frame.jpeg), req.method() == http::verb::head);
+    }
     if (path == "/api/v1/detect") {
       if (!require(http::verb::post)) return;
       return detect(std::move(req), target);
@@ -391,9 +446,17 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
                             {"idle_timeout_ms", o.idle_timeout.count()}}},
                           {"streams", nlohmann::json::array()}};
     for (std::size_t i = 0; i < state_->hub.size(); ++i) {
+      const CameraOptions& camera = state_->cameras[i];
       nlohmann::json stream = {{"id", i},
-                               {"name", video::redact_url(state_->hub.description(i))},
+                               {"name", camera.name},
+                               {"source", state_->hub.description(i)},
                                {"threshold", state_->hub.threshold(i)},
+                               {"fps_cap", camera.fps},
+                               {"detector",
+                                {{"backend", to_string(camera.config.detector.backend)},
+                                 {"score_threshold", camera.config.detector.score_threshold},
+                                 {"nms_threshold", camera.config.detector.nms_threshold},
+                                 {"input_size", camera.config.detector.input_size}}},
                                {"mjpeg", fmt::format("/api/v1/streams/{}/mjpeg", i)},
                                {"snapshot", fmt::format("/api/v1/streams/{}/snapshot.jpg", i)},
                                {"ws", fmt::format("/api/v1/streams/{}/ws", i)}};
@@ -433,7 +496,7 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
     if (state_->stopping) return send(make_error(503, "stopping", "the server is stopping", version, false));
     busy_ = false;
     stream_.expires_never();
-    state_->stats.add_response(101);
+    state_->stats.add_response(method_, handler_, 101);
     if (state_->options.log_requests) log_line(fmt::format("{} -> 101", request_line_));
     start_websocket_session(stream_.release_socket(), std::move(req), state_, std::move(slot_), ws);
   }
@@ -483,7 +546,7 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
   void send(Response&& res, bool head_only = false) {
     if (closed_) return;
     if (state_->stopping || over_capacity()) res.keep_alive(false);
-    state_->stats.add_response(res.result_int());
+    state_->stats.add_response(method_, handler_, res.result_int());
     if (state_->options.log_requests) {
       log_line(fmt::format("{} -> {} ({:.1f} ms)", request_line_, res.result_int(),
                            std::chrono::duration<double, std::milli>(Clock::now() - request_started_).count()));
@@ -557,7 +620,7 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
     mjpeg_header_->set(http::field::pragma, "no-cache");
     mjpeg_header_->keep_alive(false);
     mjpeg_sr_ = std::make_shared<http::response_serializer<http::empty_body>>(*mjpeg_header_);
-    state_->stats.add_response(200);
+    state_->stats.add_response(method_, handler_, 200);
     stream_.expires_after(state_->options.read_timeout);
     http::async_write_header(stream_, *mjpeg_sr_,
                              beast::bind_front_handler(&HttpSession::on_mjpeg_write, shared_from_this()));
@@ -616,6 +679,8 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
   std::array<char, 16384> drain_buffer_{};
   Clock::time_point request_started_;
   std::string request_line_;
+  std::string method_ = "other";  ///< metrics label of the request being answered
+  std::string handler_ = "other";
   // MJPEG
   bool mjpeg_ = false;
   std::size_t stream_id_ = 0;

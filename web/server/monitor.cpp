@@ -17,6 +17,7 @@ Monitor::Monitor(const ServeConfig& config) : cameras_(config.cameras), mqtt_con
   options.max_age_s = config.max_age_days * 86400.0;
   options.max_bytes = config.max_size_bytes;
   store_ = std::make_shared<EventStore>(options);
+  history_ = std::make_shared<HistoryStore>(HistoryStore::Options{.dir = options.dir, .max_age_s = options.max_age_s});
   std::vector<std::string> names;
   for (const CameraConfig& camera : cameras_) names.push_back(camera.name);
   if (config.mqtt.enabled) mqtt_ = std::make_unique<MqttPublisher>(config.mqtt, names);

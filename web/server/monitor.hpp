@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "event_store.hpp"
+#include "history_store.hpp"
 #include "mqtt_publisher.hpp"
 #include "serve_config.hpp"
 #include "webhook_sender.hpp"
@@ -25,8 +26,8 @@ namespace maskdetect::server {
 
 class Monitor {
  public:
-  /// Opens the store in config.data_dir (default_data_dir() when empty), connects MQTT when configured,
-  /// starts the webhook worker. Throws maskdetect::Error.
+  /// Opens the event and history stores in config.data_dir (default_data_dir() when empty), connects MQTT
+  /// when configured, starts the webhook worker. Throws maskdetect::Error.
   explicit Monitor(const ServeConfig& config);
   ~Monitor();
   Monitor(const Monitor&) = delete;
@@ -42,6 +43,8 @@ class Monitor {
   void set_stats_source(std::function<std::string(const std::string& camera)> stats);
 
   [[nodiscard]] const std::shared_ptr<EventStore>& store() const noexcept { return store_; }
+  /// Per-camera minutes (GET /api/v1/history), same folder and age limit as the events.
+  [[nodiscard]] const std::shared_ptr<HistoryStore>& history() const noexcept { return history_; }
   [[nodiscard]] MqttPublisher* mqtt() noexcept { return mqtt_.get(); }
   [[nodiscard]] WebhookSender* webhooks() noexcept { return webhooks_.get(); }
 
@@ -52,6 +55,7 @@ class Monitor {
   MqttConfig mqtt_config_;
   EventRules rules_;
   std::shared_ptr<EventStore> store_;
+  std::shared_ptr<HistoryStore> history_;
   std::unique_ptr<MqttPublisher> mqtt_;
   std::unique_ptr<WebhookSender> webhooks_;
   std::mutex mutex_;

@@ -52,7 +52,8 @@ struct MqttPublisher::Impl {
         {"compliance", "compliance", "%",
          "{{ (value_json.compliance * 100) | round(1) if value_json.compliance is not none else 'unknown' }}"},
         {"fps", "fps", "fps", "{{ value_json.fps | round(1) }}"},
-        {"no_mask", "faces without mask", "", "{{ value_json.faces.no_mask }}"},
+        {"no_mask", "people without mask", "", "{{ value_json.people.no_mask }}"},
+        {"in_view", "people in view", "", "{{ value_json.in_view }}"},
         {"events", "events", "", "{{ value_json.events }}"},
     };
     for (const std::string& camera : cameras) {

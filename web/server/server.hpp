@@ -24,17 +24,30 @@
 
 namespace maskdetect::server {
 
-class EventStore;  // event_store.hpp
+class EventStore;    // event_store.hpp
+class HistoryStore;  // history_store.hpp
+struct PersonTrack;  // event_store.hpp
+
+/// A server camera: a source with its own name, pipeline and fps cap (one capture thread, Detector and
+/// Tracker each).
+struct CameraOptions {
+  std::string name;    ///< stable label: API paths, metrics, MQTT topics, events ([A-Za-z0-9_-])
+  std::string source;  ///< camera index/device, stream URL, video file (looped) or images
+  Config config;       ///< the camera's pipeline settings (serve config: camera_pipeline())
+  double fps = 15.0;   ///< frames per second processed at most (0: no cap)
+};
 
 struct ServerOptions {
-  std::string address = "127.0.0.1";  ///< loopback unless told otherwise
-  unsigned short port = 8080;         ///< 0: an ephemeral port (Server::port() tells which)
-  std::vector<std::string> sources;   ///< --source: camera, stream URL, video file (looped), images
-  Config config;                      ///< pipeline settings; config.detector.score_threshold is the default
-  int io_threads = 2;                 ///< threads running the io_context
-  int inference_workers = 2;          ///< threads with their own Detector for REST and browser-camera frames
-  std::size_t max_queue = 64;         ///< frames waiting for a worker; beyond it 503
-  std::string token;                  ///< non-empty: bearer token required by /api/* and /metrics
+  std::string address = "127.0.0.1";   ///< loopback unless told otherwise
+  unsigned short port = 8080;          ///< 0: an ephemeral port (Server::port() tells which)
+  std::vector<CameraOptions> cameras;  ///< named cameras (serve config), each with its own pipeline and fps
+  std::vector<std::string> sources;    ///< --source quick starts: more cameras, named from the source
+                                       ///< (camera_name_for_source), with `config` and `source_fps`
+  Config config;                       ///< pipeline settings; config.detector.score_threshold is the default
+  int io_threads = 2;                  ///< threads running the io_context
+  int inference_workers = 2;           ///< threads with their own Detector for REST and browser-camera frames
+  std::size_t max_queue = 64;          ///< frames waiting for a worker; beyond it 503
+  std::string token;                   ///< non-empty: bearer token required by /api/* and /metrics
   std::size_t body_limit_bytes = std::size_t{8} << 20;      ///< request body and WebSocket message limit
   std::chrono::milliseconds read_timeout{10000};            ///< to read one HTTP request, body included
   std::chrono::milliseconds header_timeout{5000};           ///< to read a request's header (also keep-alive idle)
@@ -49,7 +62,21 @@ struct ServerOptions {
   bool log_requests = false;  ///< one stderr line per HTTP request
   /// Monitoring (issue 12): the events served under /api/v1/events (null: none). Owned with the caller.
   std::shared_ptr<EventStore> events;
+  /// Called from a camera's capture thread for each person it tracks: while seen (every matched frame) and
+  /// once when the track ends (Monitor::on_track). Must not block on the network. Empty: none.
+  std::function<void(const PersonTrack&)> on_track;
+  /// Per-camera minutes served under /api/v1/history (null: none). Owned with the caller.
+  std::shared_ptr<HistoryStore> history;
 };
+
+/// A camera name made from a source spec: the file or device name, or the URL's host and path, with other
+/// characters than [A-Za-z0-9_-] turned into '-' ("0" -> "camera0", "/data/door.mp4" -> "door",
+/// "rtsp://user:pw@cam1/live" -> "cam1-live"). Not unique by itself: see resolve_cameras().
+[[nodiscard]] std::string camera_name_for_source(std::string_view spec);
+
+/// Every camera of `options`: `cameras`, then `sources` named by camera_name_for_source (with "-2", "-3"...
+/// appended when a name is taken) with the server's `config` and `source_fps`.
+[[nodiscard]] std::vector<CameraOptions> resolve_cameras(const ServerOptions& options);
 
 /// Reads "host:port", "[v6addr]:port", ":port" or "port" into options.address / options.port.
 /// Throws maskdetect::Error(bad_input).

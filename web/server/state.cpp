@@ -3,11 +3,17 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <set>
 #include <vector>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "event_store.hpp"
+
 #include "maskdetect/error.hpp"
+#include "maskdetect/video/frame_source.hpp"
 
 namespace maskdetect::server {
 
@@ -32,13 +38,71 @@ void parse_listen(std::string_view text, ServerOptions& options) {
   options.port = static_cast<unsigned short>(value);
 }
 
+std::string camera_name_for_source(std::string_view spec) {
+  std::string text = video::redact_url(spec);
+  if (const auto scheme = text.find("://"); scheme != std::string::npos) {
+    text = text.substr(scheme + 3);
+    if (const auto at = text.rfind('@'); at != std::string::npos) text = text.substr(at + 1);  // credentials
+    if (const auto query = text.find('?'); query != std::string::npos) text.resize(query);
+  } else if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
+    text = "camera" + text;  // a camera index
+  } else {
+    std::filesystem::path path(text);
+    if (!path.has_filename()) path = path.parent_path();  // "frames/"
+    text = path.has_extension() && path.extension() != "." ? path.stem().string() : path.filename().string();
+  }
+  std::string name;
+  for (const char c : text) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    if (ok) {
+      name += c;
+    } else if (!name.empty() && name.back() != '-') {
+      name += '-';
+    }
+  }
+  while (!name.empty() && name.back() == '-') name.pop_back();
+  if (name.size() > 48) name.resize(48);
+  return name.empty() ? std::string("camera") : name;
+}
+
+std::vector<CameraOptions> resolve_cameras(const ServerOptions& options) {
+  std::vector<CameraOptions> cameras = options.cameras;
+  std::set<std::string> taken;
+  for (const CameraOptions& camera : cameras) taken.insert(camera.name);
+  for (const std::string& source : options.sources) {
+    const std::string base = camera_name_for_source(source);
+    std::string name = base;
+    for (int n = 2; taken.contains(name); ++n) name = base + "-" + std::to_string(n);
+    taken.insert(name);
+    cameras.push_back(
+        CameraOptions{.name = name, .source = source, .config = options.config, .fps = options.source_fps});
+  }
+  return cameras;
+}
+
 namespace detail {
+
+namespace {
+std::vector<std::string> camera_names(const std::vector<CameraOptions>& cameras) {
+  std::vector<std::string> names;
+  names.reserve(cameras.size());
+  for (const CameraOptions& camera : cameras) names.push_back(camera.name);
+  return names;
+}
+}  // namespace
 
 ServerState::ServerState(ServerOptions opts)
     : options(std::move(opts)),
-      stats(StreamHub::names(options.sources)),
+      cameras(resolve_cameras(options)),
+      stats(camera_names(cameras)),
       pool(options.config, options.inference_workers, options.max_queue),
-      hub(options.sources, options.config, stats, options.jpeg_quality, options.source_fps) {}
+      hub(cameras, stats, options.jpeg_quality, StreamHooks{options.on_track, options.history}) {}
+
+std::optional<std::size_t> ServerState::camera_index(std::string_view name) const {
+  for (std::size_t i = 0; i < cameras.size(); ++i)
+    if (cameras[i].name == name) return i;
+  return std::nullopt;
+}
 
 std::uint64_t ServerState::track(std::weak_ptr<Session> session) {
   const std::lock_guard lock(registry_mutex_);
@@ -96,6 +160,13 @@ Gauges ServerState::gauges() const {
   const std::size_t other = g.websocket_sessions + g.mjpeg_viewers;
   g.http_sessions = all > other ? all - other : 0;
   g.queue_depth = pool.queue_depth();
+  if (options.events) {
+    try {
+      g.events = options.events->counts();
+    } catch (const std::exception& e) {
+      log_line(fmt::format("events: counts not read: {}", e.what()));
+    }
+  }
   return g;
 }
 

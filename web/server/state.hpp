@@ -7,9 +7,11 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "http_parse.hpp"
 #include "inference_pool.hpp"
@@ -34,6 +36,7 @@ struct ServerState {
   explicit ServerState(ServerOptions opts);
 
   ServerOptions options;
+  std::vector<CameraOptions> cameras;  ///< resolve_cameras(options): index i is hub source i, stats bucket i + 1
   Stats stats;
   InferencePool pool;
   StreamHub hub;
@@ -59,6 +62,8 @@ struct ServerState {
   void release(const std::string& client);
 
   [[nodiscard]] Gauges gauges() const;
+  /// The index of the camera called `name`.
+  [[nodiscard]] std::optional<std::size_t> camera_index(std::string_view name) const;
   [[nodiscard]] float default_threshold() const noexcept { return options.config.detector.score_threshold; }
 
  private:

@@ -1,4 +1,5 @@
-// stats.hpp - counters of the server: frames and faces per source, requests, latency; /api/v1/stats and /metrics.
+// stats.hpp - counters of the server: frames, faces and people per camera, requests, latency;
+// /api/v1/stats, /api/v1/cameras and /metrics.
 #pragma once
 
 #include <array>
@@ -6,8 +7,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "maskdetect/types.hpp"
@@ -20,39 +24,74 @@ struct Gauges {
   std::size_t websocket_sessions = 0;
   std::size_t mjpeg_viewers = 0;
   std::size_t queue_depth = 0;
+  /// Events recorded per (camera, label) (EventStore::counts()); empty without an event store.
+  std::map<std::pair<std::string, std::string>, std::int64_t> events;
+};
+
+/// People of one camera: those counted (their track ended, by final voted label) plus those tracked now.
+struct PeopleFigures {
+  std::array<std::int64_t, kNumLabels> counted{};  ///< tracks ended, per final voted label (indexed by MaskLabel)
+  std::array<std::int64_t, kNumLabels> tracked{};  ///< confirmed tracks alive now, per current vote
+  std::int64_t in_view = 0;                        ///< people seen in the latest frames
+  [[nodiscard]] std::array<std::int64_t, kNumLabels> all() const noexcept;
+  [[nodiscard]] std::int64_t total() const noexcept;
+  /// masked people / people (counted + tracked); negative when no one was seen.
+  [[nodiscard]] double compliance() const noexcept;
+};
+
+/// What /api/v1/cameras shows of a camera's counters.
+struct CameraFigures {
+  double fps = 0.0;  ///< over the last seconds
+  PeopleFigures people;
 };
 
 /// Thread-safe counters. Bucket 0 is "api" (POST /api/v1/detect and the browser-camera WebSocket);
-/// bucket i + 1 is server source i.
+/// bucket i + 1 is camera i.
 class Stats {
  public:
-  explicit Stats(std::vector<std::string> source_names);
+  explicit Stats(std::vector<std::string> camera_names);
 
-  /// One frame processed in `bucket` (0 = api, i + 1 = source i), with its end-to-end latency.
+  /// One frame processed in `bucket` (0 = api, i + 1 = camera i), with its end-to-end latency.
   void add_frame(std::size_t bucket, const FrameResult& result, double latency_ms);
-  /// One HTTP response sent with `status`.
-  void add_response(unsigned status);
+  /// The people tracked now by camera `bucket` (i + 1): confirmed tracks per current vote, in view.
+  void set_tracked(std::size_t bucket, const std::array<std::int64_t, kNumLabels>& tracked, std::int64_t in_view);
+  /// One person counted by camera `bucket`: their track ended with this voted label.
+  void add_person(std::size_t bucket, MaskLabel label);
+  /// One HTTP response: its method ("GET"), handler (the route, e.g. "/api/v1/events/{id}") and status.
+  void add_response(std::string_view method, std::string_view handler, unsigned status);
+
+  [[nodiscard]] CameraFigures camera(std::size_t index) const;
 
   /// The JSON document of GET /api/v1/stats (shape in docs/server.md).
   [[nodiscard]] std::string to_json(const Gauges& gauges) const;
-  /// Prometheus text exposition format 0.0.4 (GET /metrics).
+  /// Prometheus text exposition format 0.0.4 (GET /metrics; names in docs/server.md "Metrics").
   [[nodiscard]] std::string to_prometheus(const Gauges& gauges) const;
+
+  /// Upper bounds of the latency histogram, in seconds (+Inf is implied).
+  static constexpr std::array<double, 11> kLatencyBounds{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0};
 
  private:
   struct Bucket {
-    std::string key;   ///< "api" or the source index
-    std::string name;  ///< human-readable
+    std::string name;  ///< "api" or the camera's name
     std::int64_t frames = 0;
     std::array<std::int64_t, kNumLabels> faces{};
     std::deque<std::chrono::steady_clock::time_point> recent;  ///< frame times of the last few seconds
     double latency_sum_ms = 0.0;
+    std::array<std::int64_t, kLatencyBounds.size()> latency_le{};  ///< frames at or under each bound
+    PeopleFigures people;
     [[nodiscard]] double fps(std::chrono::steady_clock::time_point now) const;
+  };
+  struct RequestKey {
+    std::string method;
+    std::string handler;
+    unsigned code = 0;
+    auto operator<=>(const RequestKey&) const = default;
   };
 
   mutable std::mutex mutex_;
   std::chrono::steady_clock::time_point start_;
   std::vector<Bucket> buckets_;
-  std::vector<std::pair<unsigned, std::int64_t>> responses_;  ///< status -> count, small
+  std::map<RequestKey, std::int64_t> requests_;
 };
 
 }  // namespace maskdetect::server

@@ -1,6 +1,7 @@
 #include "maskdetect/video/reconnect.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <exception>
 #include <utility>
@@ -27,7 +28,22 @@ std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int attempt) 
 bool is_live_spec(std::string_view spec) noexcept {
   const bool digits =
       !spec.empty() && std::all_of(spec.begin(), spec.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
-  return digits || spec.starts_with("/dev/") || spec.find("://") != std::string_view::npos;
+  if (digits || spec.starts_with("/dev/")) return true;
+  const std::size_t scheme_end = spec.find("://");
+  if (scheme_end == std::string_view::npos) return false;
+  if (spec.substr(0, scheme_end) == "file") return false;
+  // A URL of a recorded file (http://host/clip.mp4) ends where the file does: not live. Streams
+  // (rtsp://, MJPEG and HLS over http, anything without such an extension) are.
+  std::string_view path = spec.substr(scheme_end + 3);
+  path = path.substr(0, path.find_first_of("?#"));
+  const std::size_t dot = path.rfind('.');
+  if (dot == std::string_view::npos || path.find('/', dot) != std::string_view::npos) return true;
+  const std::string_view ext = path.substr(dot + 1);
+  static constexpr std::array<std::string_view, 8> recorded{"mp4", "m4v", "mov", "mkv", "webm", "avi", "mpg", "mpeg"};
+  return std::none_of(recorded.begin(), recorded.end(), [ext](std::string_view known) {
+    return std::equal(ext.begin(), ext.end(), known.begin(), known.end(),
+                      [](unsigned char a, unsigned char b) { return std::tolower(a) == b; });
+  });
 }
 
 ReconnectingSource::ReconnectingSource(std::string spec, ReconnectOptions options)

@@ -124,7 +124,8 @@ class ReconnectingSource final : public FrameSource {
   std::string last_error_;
 };
 
-/// True for specs read as live sources: a camera index ("0"), a device ("/dev/video0") or a URL.
+/// True for specs read as live sources: a camera index ("0"), a device ("/dev/video0") or a stream URL. URLs of
+/// recorded files (file://, or a path ending in .mp4, .mkv, .avi, .mov, .webm...) are not live: they end.
 [[nodiscard]] bool is_live_spec(std::string_view spec) noexcept;
 
 /// Opens `spec` like open_frame_source(spec); cameras and streams come back as a ReconnectingSource with

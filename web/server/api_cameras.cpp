@@ -1,0 +1,116 @@
+// api_cameras.cpp - the cameras and history API; see api_cameras.hpp.
+#include "api_cameras.hpp"
+
+#include <charconv>
+#include <cmath>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "event_store.hpp"
+#include "history_store.hpp"
+
+namespace maskdetect::server {
+
+namespace {
+
+ApiAnswer bad_request(std::string_view message) {
+  return ApiAnswer{400, "application/json", detail::error_json(400, "bad_request", message), {}};
+}
+
+/// Unix seconds (an integer or a decimal number); false when malformed.
+bool parse_seconds(const std::string& text, std::int64_t& out) {
+  try {
+    std::size_t used = 0;
+    const double v = std::stod(text, &used);
+    if (used != text.size() || !std::isfinite(v) || std::fabs(v) > 1e13) return false;
+    out = static_cast<std::int64_t>(std::floor(v));
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+nlohmann::json optional_json(double value) { return value < 0.0 ? nlohmann::json(nullptr) : nlohmann::json(value); }
+
+}  // namespace
+
+std::string cameras_json(const detail::ServerState& state) {
+  nlohmann::json doc = {{"cameras", nlohmann::json::array()}};
+  for (std::size_t i = 0; i < state.cameras.size(); ++i) {
+    const std::string& name = state.cameras[i].name;
+    const CameraFigures figures = state.stats.camera(i);
+    const auto people = figures.people.all();
+    nlohmann::json last_event = nullptr;
+    if (state.options.events) {
+      const EventPage page = state.options.events->list(EventQuery{.camera = name, .limit = 1});
+      if (!page.events.empty()) last_event = nlohmann::json::parse(event_json(page.events.front()));
+    }
+    doc["cameras"].push_back({{"name", name},
+                              {"source", state.hub.description(i)},
+                              {"state", state.hub.state(i).name()},
+                              {"fps", figures.fps},
+                              {"people",
+                               {{"total", figures.people.total()},
+                                {"mask", people[static_cast<std::size_t>(MaskLabel::mask)]},
+                                {"no_mask", people[static_cast<std::size_t>(MaskLabel::no_mask)]},
+                                {"incorrect", people[static_cast<std::size_t>(MaskLabel::incorrect)]}}},
+                              {"in_view", figures.people.in_view},
+                              {"compliance", optional_json(figures.people.compliance())},
+                              {"last_event", std::move(last_event)},
+                              {"mjpeg", fmt::format("/api/v1/cameras/{}/mjpeg", name)},
+                              {"snapshot", fmt::format("/api/v1/cameras/{}/snapshot.jpg", name)}});
+  }
+  return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+ApiAnswer handle_history_api(const detail::ServerState& state, const detail::Target& target, double now) {
+  HistoryQuery q;
+  q.camera = target.param("camera");
+  if (!q.camera.empty() && !state.camera_index(q.camera))
+    return ApiAnswer{404,
+                     "application/json",
+                     detail::error_json(404, "not_found", fmt::format("there is no camera '{}'", q.camera)),
+                     {}};
+  if (const std::string step = target.param("step"); !step.empty()) {
+    const auto [end, ec] = std::from_chars(step.data(), step.data() + step.size(), q.step_s);
+    if (ec != std::errc() || end != step.data() + step.size() || q.step_s < 60 || q.step_s % 60 != 0)
+      return bad_request("step must be a whole number of seconds, a multiple of 60");
+  }
+  q.until = static_cast<std::int64_t>(std::ceil(now));
+  if (const std::string until = target.param("until"); !until.empty() && !parse_seconds(until, q.until))
+    return bad_request("until must be a Unix time in seconds");
+  q.since = q.until - 3600;
+  if (const std::string since = target.param("since"); !since.empty() && !parse_seconds(since, q.since))
+    return bad_request("since must be a Unix time in seconds");
+  if (q.since >= q.until) return bad_request("since must be before until");
+  if ((q.until - q.since + q.step_s - 1) / q.step_s > kMaxHistoryPoints)
+    return bad_request(
+        fmt::format("at most {} points per camera: widen step or narrow since..until", kMaxHistoryPoints));
+
+  std::map<std::string, std::vector<HistoryPoint>> series;
+  if (state.options.history) series = state.options.history->query(q);
+  nlohmann::json doc = {
+      {"step", q.step_s}, {"since", q.since}, {"until", q.until}, {"cameras", nlohmann::json::array()}};
+  for (const CameraOptions& camera : state.cameras) {
+    if (!q.camera.empty() && camera.name != q.camera) continue;
+    nlohmann::json points = nlohmann::json::array();
+    if (const auto it = series.find(camera.name); it != series.end()) {
+      for (const HistoryPoint& p : it->second) {
+        const auto compliance = p.compliance();
+        points.push_back({{"t", p.t},
+                          {"people", p.people_total()},
+                          {"mask", p.people[static_cast<std::size_t>(MaskLabel::mask)]},
+                          {"no_mask", p.people[static_cast<std::size_t>(MaskLabel::no_mask)]},
+                          {"incorrect", p.people[static_cast<std::size_t>(MaskLabel::incorrect)]},
+                          {"in_view", p.in_view()},
+                          {"compliance", compliance ? nlohmann::json(*compliance) : nlohmann::json(nullptr)},
+                          {"fps", p.fps()}});
+      }
+    }
+    doc["cameras"].push_back({{"name", camera.name}, {"points", std::move(points)}});
+  }
+  return ApiAnswer{200, "application/json", doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), {}};
+}
+
+}  // namespace maskdetect::server

@@ -1,0 +1,98 @@
+// history_store.hpp - per-camera time series of `maskdetect serve`, one row per camera and minute, in SQLite
+// (WAL) beside the events database: people counted that minute per voted label, people in view (mean over
+// the frames), frames and the seconds the camera ran (fps = frames / seconds). GET /api/v1/history reads it.
+//
+//   HistoryStore history(HistoryStore::Options{.dir = data_dir});
+//   history.add_frame("door", unix_now(), in_view, dt_s);    // capture threads: a map update, no SQLite
+//   history.add_person("door", unix_now(), MaskLabel::no_mask);
+//   auto series = history.query({.since = t0, .until = t1, .step_s = 300});
+//
+// Capture threads only add to an in-memory table; a writer thread upserts it every flush_interval_s (and
+// query() flushes first), so a slow disk never stalls inference. Rows older than max_age_s are deleted.
+// Thread-safe.
+#pragma once
+
+#include <array>
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "maskdetect/types.hpp"
+
+namespace maskdetect::server {
+
+/// One bucket of a camera's series (sums over the minutes of the bucket).
+struct HistoryPoint {
+  std::int64_t t = 0;                             ///< bucket start, Unix seconds (a multiple of the step)
+  std::array<std::int64_t, kNumLabels> people{};  ///< people counted, per voted label (indexed by MaskLabel)
+  std::int64_t frames = 0;                        ///< frames processed
+  double in_view_sum = 0.0;                       ///< people in view, summed over the frames
+  double seconds = 0.0;                           ///< seconds the camera ran
+  [[nodiscard]] std::int64_t people_total() const noexcept;
+  [[nodiscard]] double in_view() const noexcept { return frames > 0 ? in_view_sum / static_cast<double>(frames) : 0.0; }
+  [[nodiscard]] double fps() const noexcept { return seconds > 0.0 ? static_cast<double>(frames) / seconds : 0.0; }
+  /// masked people / people; nullopt when no one was counted.
+  [[nodiscard]] std::optional<double> compliance() const noexcept;
+};
+
+struct HistoryQuery {
+  std::string camera;        ///< empty: every camera
+  std::int64_t since = 0;    ///< minutes starting at or after this (Unix seconds)
+  std::int64_t until = 0;    ///< and before this
+  std::int64_t step_s = 60;  ///< a multiple of 60
+};
+
+class HistoryStore {
+ public:
+  struct Options {
+    std::filesystem::path dir;          ///< the data folder (created); history.db inside
+    double max_age_s = 30.0 * 86400.0;  ///< rows older than this are deleted (0: kept)
+    double flush_interval_s = 5.0;      ///< how often the writer thread stores what was added
+  };
+
+  /// Opens or creates history.db and starts the writer. Throws maskdetect::Error(io) naming the file.
+  explicit HistoryStore(Options options);
+  /// Stores what is pending, then stops the writer.
+  ~HistoryStore();
+  HistoryStore(const HistoryStore&) = delete;
+  HistoryStore& operator=(const HistoryStore&) = delete;
+
+  /// One frame of `camera` at `t` (Unix seconds) with `in_view` people in view; `dt_s` is the time since the
+  /// camera's previous frame (what the camera ran). Cheap: never touches the database.
+  void add_frame(const std::string& camera, double t, int in_view, double dt_s);
+  /// One person counted at `t` (their track ended) with their voted label.
+  void add_person(const std::string& camera, double t, MaskLabel label);
+
+  /// Buckets with data, per camera (sorted by name), oldest first. Flushes pending rows first.
+  [[nodiscard]] std::map<std::string, std::vector<HistoryPoint>> query(const HistoryQuery& query);
+  /// Stores the pending rows now. Throws Error(io).
+  void flush();
+  /// Deletes rows older than max_age_s before `now`; returns how many.
+  std::size_t enforce_retention(double now);
+  [[nodiscard]] const std::filesystem::path& database_path() const noexcept { return db_path_; }
+
+ private:
+  struct Db;
+  void writer_loop();
+  void flush_locked_db();
+
+  Options options_;
+  std::filesystem::path db_path_;
+  std::mutex db_mutex_;  ///< the connection (writer, queries)
+  std::unique_ptr<Db> db_;
+  std::mutex pending_mutex_;  ///< the in-memory rows: held for a map update only
+  std::map<std::pair<std::string, std::int64_t>, HistoryPoint> pending_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::thread writer_;
+};
+
+}  // namespace maskdetect::server
