@@ -94,6 +94,16 @@ async function gridPage(page, view, cameras) {
   await tablesHaveHeaders(page, `grid (${view})`);
   await noOverflow(page, `grid (${view})`);
   await shot(page, `grid-${view}`);
+  // A card's "events" link: the Events page filtered on that camera.
+  const name = expected[expected.length - 1];
+  await page.click(`.camera-card[data-camera="${name}"] a[href^="#events"]`);
+  await page.waitForFunction((camera) => location.hash === '#events?camera=' + camera &&
+    document.getElementById('filter-camera').value === camera &&
+    ['ok', 'error'].includes(document.getElementById('events-body').dataset.state), name, { timeout: 20000 });
+  const filtered = await page.evaluate(() => ({ select: document.getElementById('filter-camera').value,
+    cells: [...document.querySelectorAll('#events-body tr td:nth-child(3)')].map((td) => td.textContent) }));
+  check(filtered.select === name && filtered.cells.every((c) => c === name),
+    `grid (${view}): "events" of ${name} opens its events (${filtered.cells.length} shown, all ${name}; filter ${filtered.select}; ${await page.evaluate(() => location.hash)})`);
 }
 
 async function eventsPage(page, view, expectEvents) {
@@ -207,6 +217,13 @@ async function historyPage(page, view, history) {
   await page.waitForFunction(() => /600 s/.test(document.getElementById('history-info').textContent), null, { timeout: 20000 })
     .then(() => check(true, `history (${view}): 24 h range in 10-minute steps`),
       () => check(false, `history (${view}): 24 h range in 10-minute steps`));
+  // One camera: the API asked for that camera only.
+  const asked = page.waitForRequest((r) => r.url().includes('/api/v1/history?') && r.url().includes('camera=door'));
+  await page.selectOption('#history-camera', 'door');
+  await asked;
+  await page.waitForFunction(() => /, 1 camera;/.test(document.getElementById('history-info').textContent), null, { timeout: 20000 })
+    .then(() => check(true, `history (${view}): one camera's series`), () => check(false, `history (${view}): one camera's series`));
+  await page.selectOption('#history-camera', '');
 }
 
 try {

@@ -76,6 +76,7 @@
   async function load(url) {
     let answer;
     body.setAttribute('aria-busy', 'true');
+    body.dataset.state = 'loading';
     try {
       answer = await api(url);
     } catch (e) {

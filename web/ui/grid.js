@@ -115,6 +115,7 @@
 
   window.MD.pages.grid = {
     show() {
+      grid.dataset.state = 'loading';
       refresh();
       clearInterval(timer);
       timer = setInterval(refresh, REFRESH_MS);

@@ -137,6 +137,7 @@
     const p = new URLSearchParams({ since: String(since), until: String(until), step: String(step) });
     if (cameraSelect.value) p.set('camera', cameraSelect.value);
     const mine = ++request;
+    page.dataset.state = 'loading';
     let answer;
     try {
       answer = await api('/api/v1/history?' + p.toString());
