@@ -222,6 +222,10 @@ try {
     // The Live page at this width (a server stream).
     await page.goto(url('live?mode=stream'));
     await page.waitForFunction(() => document.getElementById('stream-img').naturalWidth > 0, null, { timeout: 30000 });
+    // Stream mode lists the camera's stored events, with their clean crops.
+    const stored = await page.waitForFunction(() => document.querySelectorAll('#events .event img[src*="/crop.jpg"]').length > 0 &&
+      /stored events of/.test(document.getElementById('events-note').textContent), null, { timeout: 20000 }).then(() => true, () => false);
+    check(stored, `live (${view}): the stream's stored events with their crops`);
     await noOverflow(page, `live (${view})`);
     await tablesHaveHeaders(page, `live (${view})`);
     await shot(page, `live-${view}`);

@@ -23,7 +23,7 @@
   const state = {
     info: null, mode: null, ws: null, stream: null, camera: null, history: [], frames: 0, facesSeen: 0,
     frameTimes: [], lastEventAt: 0, lastResult: null, generation: 0, analysed: null, pictureUrl: null,
-    statsTimer: null, started: false,
+    statsTimer: null, started: false, stored: false,
   };
   window.maskdetect = state;  // for the browser test and for debugging
 
@@ -169,6 +169,7 @@
   }
 
   function addEvents(result, source) {
+    if (state.stored) return;  // the list shows the camera's stored events instead
     const now = Date.now();
     if (now - state.lastEventAt < 1000) return;  // at most one event a second
     const face = result.faces.find((f) => f.label !== 'mask');
@@ -206,6 +207,7 @@
   function startStream(id) {
     const generation = state.generation;
     const stream = state.info.streams[id];
+    state.stream = stream;
     el.video.hidden = true;
     el.img.hidden = false;
     drawBoxes(null, el.img, 0, 0);
@@ -213,6 +215,7 @@
     el.img.onload = () => showMessage('');
     el.img.onerror = () => showMessage('The stream is not available');
     el.img.src = withToken(stream.mjpeg);
+    pollStoredEvents();
     const ws = new WebSocket(wsUrl(stream.ws));
     state.ws = ws;
     ws.onopen = () => {
@@ -396,6 +399,14 @@
     el.pictureControls.hidden = true;
     state.analysed = null;
     state.lastResult = null;
+    state.stream = null;
+    if (state.stored) {
+      state.stored = false;
+      for (const item of [...el.events.querySelectorAll('.event')]) item.remove();
+      el.noEvents.hidden = false;
+      $('events-title-live').textContent = 'Recent faces';
+      $('events-note').textContent = 'no_mask / incorrect, this page only';
+    }
     drawBoxes(null, el.video, 0, 0);
     state.history = [];
     drawHistory();
@@ -441,7 +452,52 @@
   window.addEventListener('resize', redraw);
   document.addEventListener('maskdetect:theme', redraw);
 
+  /// Stream mode: the camera's stored events (GET /api/v1/events?camera=), whose crops come from the frame
+  /// that was analysed, without drawn boxes, and last across reloads. Where the server keeps no events (an
+  /// error or 404), the list keeps the faces seen by this page, cut from the stream's annotated snapshot.
+  async function pollStoredEvents() {
+    if (state.mode !== 'stream' || !state.stream) return;
+    const generation = state.generation;
+    let answer;
+    try {
+      answer = await api('/api/v1/events?limit=' + MAX_EVENTS + '&camera=' + encodeURIComponent(state.stream.name));
+    } catch (e) {
+      state.stored = false;
+      return;
+    }
+    if (generation !== state.generation) return;
+    if (!state.stored) {
+      state.stored = true;
+      $('events-title-live').textContent = 'Events';
+      const link = document.createElement('a');
+      link.href = '#events?camera=' + encodeURIComponent(state.stream.name);
+      link.textContent = 'stored events of ' + state.stream.name;
+      $('events-note').replaceChildren(link);
+    }
+    for (const item of [...el.events.querySelectorAll('.event')]) item.remove();
+    el.noEvents.hidden = answer.events.length > 0;
+    for (const event of answer.events) {
+      const item = document.createElement('li');
+      item.className = 'list-group-item d-flex align-items-center gap-2 event';
+      if (event.crop) {
+        const img = document.createElement('img');
+        img.src = withToken(event.crop);
+        img.alt = `face of event ${event.id}`;
+        item.appendChild(img);
+      }
+      const badge = document.createElement('span');
+      badge.className = 'badge ' + (event.label === 'no_mask' ? 'text-bg-danger' : 'text-bg-warning');
+      badge.textContent = event.label;
+      const text = document.createElement('span');
+      text.className = 'small text-body-secondary ms-auto';
+      text.textContent = `${Math.round(event.confidence * 100)}% · ${window.MD.time(event.last_seen)}`;
+      item.append(badge, text);
+      el.events.appendChild(item);
+    }
+  }
+
   async function pollStats() {
+    pollStoredEvents();
     try {
       const stats = await api('/api/v1/stats');
       const short = (name) => (name.length > 28 ? '…' + name.slice(-27) : name);
