@@ -3,7 +3,10 @@
 # Debian's python3-skimage (a public-domain NASA photo): the photo as it is, beside a copy with a surgical
 # mask drawn over the lower face.
 #  - docs/images/demo.jpg: `maskdetect run` on the pair, scaled to 768 px wide;
-#  - docs/images/serve.png: the web UI in browser-camera mode, from the browser test run on the pair.
+#  - docs/images/serve.png: the web UI in browser-camera mode, from the browser test run on the pair;
+#  - docs/images/grid.png: the web UI's camera grid, from the pages browser test (two cameras looping the pair
+#    and the pair with its halves swapped), scaled to 960 px wide and reduced to 256 colours (python3-pil,
+#    which python3-skimage depends on).
 # Usage: scripts/make_readme_demo.sh [path/to/maskdetect]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,6 +24,7 @@ for y in (128, 148, 166):                                                 # plea
 cv2.line(masked, (181, 122), (172, 108), (240, 240, 240), 3, cv2.LINE_AA)  # ear loops
 cv2.line(masked, (267, 122), (278, 108), (240, 240, 240), 3, cv2.LINE_AA)
 cv2.imwrite(sys.argv[1], np.hstack([img, masked]))
+cv2.imwrite(sys.argv[1].replace('pair.png', 'swapped.png'), np.hstack([masked, img]))
 PY
 "$bin" run --source "$work/pair.png" --output "$work/out" --json "$work/out.jsonl"
 mkdir -p "$root/docs/images"
@@ -36,3 +40,14 @@ cat "$work/out.jsonl"
 MASKDETECT_BIN="$bin" MASKDETECT_BROWSER_IMAGES="$work" MASKDETECT_BROWSER_NAMES=pair.png \
   MASKDETECT_BROWSER_OUT="$work/browser" node "$root/tests/browser/live_view.test.mjs"
 cp "$work/browser/camera.png" "$root/docs/images/serve.png"
+
+# The camera grid: the pages test with two cameras looping the pair and the swapped pair.
+MASKDETECT_BIN="$bin" MASKDETECT_BROWSER_IMAGES="$work" MASKDETECT_BROWSER_NAMES=pair.png,swapped.png \
+  MASKDETECT_BROWSER_OUT="$work/browser" node "$root/tests/browser/pages.test.mjs"
+/usr/bin/python3 - "$work/browser/grid-desktop.png" "$root/docs/images/grid.png" <<'PY'
+import sys
+from PIL import Image
+img = Image.open(sys.argv[1]).convert('RGB')
+img = img.resize((960, round(img.height * 960 / img.width)), Image.LANCZOS)
+img.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(sys.argv[2], optimize=True)
+PY

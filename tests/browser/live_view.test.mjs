@@ -3,74 +3,25 @@
 //    the counters fill from the stream's WebSocket.
 // 2. Browser camera: chromium's fake camera plays a Y4M made from the same images; the page sends frames over
 //    the WebSocket and draws the boxes on its canvas.
+//    The boxes are drawn on the frame that was analysed: the overlay paints that frame over the video.
+// 3. Picture: a dataset picture chosen in the page's file input goes through POST /api/v1/detect; its boxes
+//    are drawn over it, as many as the API finds in the same picture.
 // Screenshots go to $MASKDETECT_BROWSER_OUT (the build tree). Exit 77 (CTest: skipped) when chromium or
 // playwright-core is missing outside CI.
-import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
-const bin = process.env.MASKDETECT_BIN;
-const outDir = process.env.MASKDETECT_BROWSER_OUT || path.join(os.tmpdir(), 'maskdetect-browser');
-const shared = process.env.MASKDETECT_SHARED_DIR;
-// The clip's pictures: dataset photos for the test; scripts/make_readme_demo.sh passes shippable media
-// through MASKDETECT_BROWSER_IMAGES (a folder) and MASKDETECT_BROWSER_NAMES (comma-separated file names).
-const images = process.env.MASKDETECT_BROWSER_IMAGES || path.join(shared || '', 'datasets/detection/andrewmvd_face_mask/images');
-const inCi = process.env.CI === 'true';
-const names = process.env.MASKDETECT_BROWSER_NAMES?.split(',') ?? ['maksssksksss0.jpg', 'maksssksksss10.jpg', 'maksssksksss1.jpg'];
+import { check, failures, finish, images, launch, makeClip, names, newPage, outDir, requirements, startServer, stopServer,
+  work }
+  from './support.mjs';
 
-function skip(reason) {
-  if (inCi) {
-    console.error(`FAIL (CI=true): ${reason}`);
-    process.exit(1);
-  }
-  console.log(`SKIP: ${reason}`);
-  process.exit(77);
-}
-
-if (!bin || !fs.existsSync(bin)) skip(`maskdetect binary not found (${bin})`);
-if (!fs.existsSync(chromiumPath)) skip(`${chromiumPath} is missing (scripts/setup.sh installs chromium)`);
-if (!fs.existsSync(images)) skip(`dataset missing: ${images}`);
-let chromium;
-try {
-  ({ chromium } = await import('playwright-core'));
-} catch (e) {
-  skip('playwright-core is missing (scripts/setup.sh runs npm ci in tests/browser)');
-}
-
-fs.mkdirSync(outDir, { recursive: true });
-const work = fs.mkdtempSync(path.join(os.tmpdir(), 'maskdetect-browser-'));
+const chromium = await requirements();
 const y4m = path.join(work, 'camera.y4m');
 const avi = path.join(work, 'source.avi');
-execFileSync(process.env.PYTHON || '/usr/bin/python3', [path.join(here, 'make_clip.py'), '--images', images, '--names', ...names, '--y4m', y4m,
-  '--avi', avi], { stdio: 'inherit' });
+makeClip({ y4m, avi });
 
 let server;
 let context;
-const failures = [];
-function check(ok, what) {
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
-  if (!ok) failures.push(what);
-}
-
-async function startServer() {
-  const portFile = path.join(work, 'port');
-  server = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--port-file', portFile, '--source', avi,
-    '--workers', '2', '--source-fps', '5'], { stdio: ['ignore', 'inherit', 'inherit'] });
-  const exited = new Promise((resolve) => server.once('exit', (code, signal) => resolve({ code, signal })));
-  server.exited = exited;
-  for (let i = 0; i < 600; ++i) {
-    if (fs.existsSync(portFile) && fs.readFileSync(portFile, 'utf8').trim()) {
-      return Number(fs.readFileSync(portFile, 'utf8').trim());
-    }
-    if (server.exitCode !== null) throw new Error(`maskdetect serve exited with ${server.exitCode}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('maskdetect serve did not start within 60 s');
-}
 
 async function counters(page) {
   return page.evaluate(() => ({
@@ -96,23 +47,13 @@ async function waitForFaces(page, needBoxes) {
   }, needBoxes, { timeout: 60000, polling: 100 });
 }
 
+let base;
 try {
-  const port = await startServer();
-  const base = `http://127.0.0.1:${port}`;
-  console.log(`server at ${base}`);
-  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'maskdetect-chromium-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: chromiumPath,
-    headless: true,
-    viewport: { width: 1280, height: 860 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${y4m}`],
-  });
+  ({ server, base } = await startServer(['--source', avi, '--workers', '2', '--source-fps', '5']));
+  context = await launch(chromium, { extraArgs: ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+    `--use-file-for-fake-video-capture=${y4m}`] });
   await context.grantPermissions(['camera'], { origin: base });
-  const page = context.pages()[0] || (await context.newPage());
-  page.on('console', (msg) => { if (msg.type() === 'error') console.log(`page console error: ${msg.text()}`); });
-  page.on('pageerror', (err) => failures.push(`page error: ${err.message}`));
+  const page = await newPage(context);
 
   // 1. Server stream.
   await page.goto(`${base}/?mode=stream`);
@@ -145,7 +86,32 @@ try {
   check(c.compliance.endsWith('%'), 'camera: compliance rate shown');
   const video = await page.evaluate(() => document.getElementById('camera-video').videoWidth);
   check(video === 640, `camera: fake camera playing (${video} px wide)`);
+  // The overlay holds the analysed frame itself (opaque pixels), not only boxes over the moving video.
+  const alpha = await page.evaluate(() => {
+    const canvas = document.getElementById('overlay');
+    return canvas.getContext('2d').getImageData(canvas.width >> 1, canvas.height >> 1, 1, 1).data[3];
+  });
+  check(alpha === 255, `camera: the analysed frame is painted under its boxes (alpha ${alpha})`);
   await page.screenshot({ path: path.join(outDir, 'camera.png') });
+
+  // 3. Picture mode: the file input, POST /api/v1/detect, boxes over the picture.
+  await page.click('label[for="mode-picture"]');
+  await page.waitForFunction(() => document.body.dataset.mode === 'picture');
+  const picture = path.join(images, names[0]);
+  await page.setInputFiles('#picture-input', picture);
+  await page.waitForFunction(() => /face/.test(document.getElementById('status').textContent), null, { timeout: 30000 });
+  const threshold = await page.evaluate(() => document.getElementById('threshold').value);
+  const type = picture.endsWith('.png') ? 'image/png' : 'image/jpeg';
+  const direct = await (await fetch(`${base}/api/v1/detect?threshold=${threshold}`,
+    { method: 'POST', body: fs.readFileSync(picture), headers: { 'Content-Type': type } })).json();
+  c = await counters(page);
+  console.log('picture mode:', JSON.stringify(c), `API: ${direct.faces.length} faces`);
+  check(direct.faces.length > 0 && c.boxes === direct.faces.length,
+    `picture: ${c.boxes} boxes drawn, as many as POST /api/v1/detect finds (${direct.faces.length})`);
+  check(c.mask + c.no_mask + c.incorrect === c.boxes, 'picture: counters match the boxes');
+  const shown = await page.evaluate(() => document.getElementById('picture-img').naturalWidth);
+  check(shown > 0, `picture: the picture is shown (${shown} px wide)`);
+  await page.screenshot({ path: path.join(outDir, 'picture.png') });
 
   // The threshold slider reaches the server: at 0.95 fewer (or no) faces.
   const stats = await page.evaluate(async () => (await fetch('/api/v1/stats')).json());
@@ -155,17 +121,6 @@ try {
   failures.push(String(e && e.stack ? e.stack : e));
 } finally {
   if (context) await context.close().catch(() => {});
-  if (server && server.exitCode === null) {
-    server.kill('SIGTERM');
-    const result = await Promise.race([server.exited, new Promise((r) => setTimeout(() => r(null), 10000))]);
-    check(result !== null && result.code === 0, `server stopped gracefully on SIGTERM (${JSON.stringify(result)})`);
-    if (result === null) server.kill('SIGKILL');
-  }
-  fs.rmSync(work, { recursive: true, force: true });
+  await stopServer(server);
 }
-
-if (failures.length) {
-  console.error(`${failures.length} failure(s):\n${failures.join('\n')}`);
-  process.exit(1);
-}
-console.log('browser test passed');
+finish('browser test');

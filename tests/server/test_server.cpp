@@ -1,6 +1,7 @@
 // The server in-process on 127.0.0.1, port 0, spoken to over HTTP and WebSocket with Beast.
 #include "server_client.hpp"
 
+#include <regex>
 #include <set>
 
 using namespace server_test;  // NOLINT(google-build-using-namespace)
@@ -243,6 +244,22 @@ TEST_CASE("every bad request gets a 4xx JSON error", "[server]") {
     CHECK(page.body().find("<html") != std::string::npos);
     CHECK(get(port, "/vendor/bootstrap.min.css").result_int() == 200);
     CHECK(get(port, "/app.js").result_int() == 200);
+    // Every script and stylesheet the page names is embedded (web/CMakeLists.txt lists them), with its type.
+    const std::regex reference(R"re(<(script|link)[^>]*\s(?:src|href)="(/[^"]+)")re");
+    int referenced = 0;
+    const std::string& html = page.body();
+    for (auto it = std::sregex_iterator(html.begin(), html.end(), reference); it != std::sregex_iterator(); ++it) {
+      const std::string kind = (*it)[1];
+      const std::string path = (*it)[2];
+      ++referenced;
+      const Response asset = get(port, path);
+      INFO(path);
+      CHECK(asset.result_int() == 200);
+      CHECK(asset[http::field::content_type] ==
+            (kind == "script" ? "text/javascript; charset=utf-8" : "text/css; charset=utf-8"));
+      CHECK(!asset.body().empty());
+    }
+    CHECK(referenced >= 10);  // bootstrap and uPlot (css, js), app.css, theme.js and the page scripts
   }
 }
 

@@ -1,45 +1,35 @@
-// maskdetect live view. Two modes:
+// maskdetect live view (the Live page). Three modes:
 //  - stream: the server's annotated MJPEG (<img>) plus its detections over /api/v1/streams/<id>/ws;
-//  - camera: getUserMedia frames sent as JPEG over /api/v1/ws, boxes drawn on a canvas over the <video>.
-// A bearer token, when the server needs one, is taken from the page URL (?token=...).
+//  - camera: getUserMedia frames sent as JPEG over /api/v1/ws; each answer's boxes are drawn on the very frame
+//    that was analysed (kept when sent), painted over the <video> that has moved on meanwhile;
+//  - picture: a dropped or chosen image goes through POST /api/v1/detect, its boxes drawn over it.
+// A bearer token, when the server needs one, is taken from the page URL (?token=...): see common.js.
 'use strict';
 
 (() => {
-  const params = new URLSearchParams(location.search);
-  const token = params.get('token') || '';
-  const LABELS = ['mask', 'no_mask', 'incorrect'];
-  const COLORS = { mask: '#28c76f', no_mask: '#ea5455', incorrect: '#ff9f43' };
+  const { params, token, LABELS, COLORS, withToken, api } = window.MD;
   const HISTORY = 60;
   const MAX_EVENTS = 12;
 
   const $ = (id) => document.getElementById(id);
   const el = {
-    img: $('stream-img'), video: $('camera-video'), overlay: $('overlay'), message: $('view-message'),
+    img: $('stream-img'), video: $('camera-video'), picture: $('picture-img'), pictureControls: $('picture-controls'),
+    pictureInput: $('picture-input'), view: $('view'), overlay: $('overlay'), message: $('view-message'),
     status: $('status'), select: $('stream-select'), frameInfo: $('frame-info'), fps: $('fps'),
     compliance: $('compliance'), history: $('history'), threshold: $('threshold'),
     thresholdValue: $('threshold-value'), events: $('events'), noEvents: $('no-events'), totals: $('totals'),
-    version: $('version'),
   };
 
   const state = {
     info: null, mode: null, ws: null, stream: null, camera: null, history: [], frames: 0, facesSeen: 0,
-    frameTimes: [], lastEventAt: 0, lastResult: null, generation: 0,
+    frameTimes: [], lastEventAt: 0, lastResult: null, generation: 0, analysed: null, pictureUrl: null,
+    statsTimer: null, started: false, stored: false,
   };
   window.maskdetect = state;  // for the browser test and for debugging
 
   // ---- helpers -------------------------------------------------------------------------------------
-  function withToken(path) {
-    if (!token) return path;
-    return path + (path.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(token);
-  }
   function wsUrl(path) {
     return (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + withToken(path);
-  }
-  async function api(path) {
-    const res = await fetch(path, { headers: token ? { Authorization: 'Bearer ' + token } : {} });
-    const body = await res.json();
-    if (!res.ok) throw new Error(body.error ? body.error.message : res.statusText);
-    return body;
   }
   function setStatus(text, kind) {
     el.status.textContent = text;
@@ -85,7 +75,9 @@
     addEvents(result, source);
   }
 
-  function drawBoxes(result, media, naturalWidth, naturalHeight) {
+  /// Draws `result`'s boxes over `media` (object-fit: contain); with `frame`, first paints that picture (the
+  /// frame the boxes belong to) over the media.
+  function drawBoxes(result, media, naturalWidth, naturalHeight, frame) {
     const canvas = el.overlay;
     const width = media.clientWidth;
     const height = media.clientHeight;
@@ -107,6 +99,7 @@
     const scale = Math.min(width / naturalWidth, height / naturalHeight);
     const ox = (width - naturalWidth * scale) / 2;
     const oy = (height - naturalHeight * scale) / 2;
+    if (frame) ctx.drawImage(frame, ox, oy, naturalWidth * scale, naturalHeight * scale);
     ctx.lineWidth = 2;
     ctx.font = '600 13px system-ui, sans-serif';
     ctx.textBaseline = 'top';
@@ -138,7 +131,7 @@
     const ctx = canvas.getContext('2d');
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, width, height);
-    ctx.strokeStyle = 'rgba(255,255,255,0.15)';
+    ctx.strokeStyle = getComputedStyle(document.documentElement).getPropertyValue('--bs-border-color') || '#888';
     ctx.lineWidth = 1;
     for (const level of [0, 0.5, 1]) {
       const y = 4 + (1 - level) * (height - 8);
@@ -176,6 +169,7 @@
   }
 
   function addEvents(result, source) {
+    if (state.stored) return;  // the list shows the camera's stored events instead
     const now = Date.now();
     if (now - state.lastEventAt < 1000) return;  // at most one event a second
     const face = result.faces.find((f) => f.label !== 'mask');
@@ -213,6 +207,7 @@
   function startStream(id) {
     const generation = state.generation;
     const stream = state.info.streams[id];
+    state.stream = stream;
     el.video.hidden = true;
     el.img.hidden = false;
     drawBoxes(null, el.img, 0, 0);
@@ -220,6 +215,7 @@
     el.img.onload = () => showMessage('');
     el.img.onerror = () => showMessage('The stream is not available');
     el.img.src = withToken(stream.mjpeg);
+    pollStoredEvents();
     const ws = new WebSocket(wsUrl(stream.ws));
     state.ws = ws;
     ws.onopen = () => {
@@ -267,7 +263,9 @@
     await el.video.play().catch(() => {});
     showMessage('');
 
-    const grab = document.createElement('canvas');
+    // Two canvases: the one sent stays untouched until its answer is drawn on it, while the next is grabbed.
+    const grabs = [document.createElement('canvas'), document.createElement('canvas')];
+    let next = 0;
     const ws = new WebSocket(wsUrl('/api/v1/ws?threshold=' + el.threshold.value));
     ws.binaryType = 'arraybuffer';
     state.ws = ws;
@@ -285,6 +283,8 @@
         return;
       }
       const scale = Math.min(1, 640 / el.video.videoWidth);
+      const grab = grabs[next];
+      next = 1 - next;
       grab.width = Math.round(el.video.videoWidth * scale);
       grab.height = Math.round(el.video.videoHeight * scale);
       grab.getContext('2d').drawImage(el.video, 0, 0, grab.width, grab.height);
@@ -314,16 +314,76 @@
       }
       if (!msg.faces) return;  // threshold acknowledgement
       inFlight = false;
-      // Boxes are in pixels of the frame sent; the video shows the same picture at another size.
-      const sx = el.video.videoWidth / msg.width;
-      const scaled = { ...msg, faces: msg.faces.map((f) => ({ ...f, box: f.box.map((v) => v * sx) })) };
-      drawBoxes(scaled, el.video, el.video.videoWidth, el.video.videoHeight);
+      // Boxes are in pixels of the frame sent, and drawn on that frame (not on the video, which has moved on).
+      state.analysed = sentFrame;
+      drawBoxes(msg, el.video, sentFrame.width, sentFrame.height, sentFrame);
       document.body.dataset.boxes = String(msg.faces.length);
       handleResult(msg, sentFrame);
     };
     ws.onclose = () => {
       if (generation === state.generation) setStatus('disconnected', 'danger');
     };
+  }
+
+  // ---- picture mode --------------------------------------------------------------------------------
+  const PICTURE_TYPES = ['image/jpeg', 'image/png', 'image/webp'];
+
+  function startPicture() {
+    el.img.hidden = true;
+    el.video.hidden = true;
+    el.pictureControls.hidden = false;
+    el.picture.hidden = !state.pictureUrl;
+    showMessage(state.pictureUrl ? '' : 'Drop a picture here, or choose one below');
+    setStatus('picture', 'secondary');
+  }
+
+  async function detectPicture(file) {
+    if (state.mode !== 'picture') setMode('picture');
+    const generation = state.generation;
+    if (!PICTURE_TYPES.includes(file.type)) {
+      showMessage(`${file.name}: not a JPEG, PNG or WebP picture (${file.type || 'unknown type'})`);
+      return setStatus('not a picture', 'warning');
+    }
+    if (state.pictureUrl) URL.revokeObjectURL(state.pictureUrl);
+    state.pictureUrl = URL.createObjectURL(file);
+    el.picture.src = state.pictureUrl;
+    el.picture.hidden = false;
+    drawBoxes(null, el.picture, 0, 0);
+    showMessage('');
+    setStatus('detecting…', 'info');
+    try {
+      await el.picture.decode();
+      const result = await api('/api/v1/detect?threshold=' + Number(el.threshold.value),
+        { method: 'POST', body: file, headers: { 'Content-Type': file.type } });
+      if (generation !== state.generation) return;
+      drawBoxes(result, el.picture, el.picture.naturalWidth, el.picture.naturalHeight);
+      document.body.dataset.boxes = String(result.faces.length);
+      state.frameTimes = [];
+      handleResult(result, el.picture);
+      el.frameInfo.textContent = `${file.name} · ` + el.frameInfo.textContent;
+      setStatus(`${result.faces.length} face${result.faces.length === 1 ? '' : 's'}`, 'success');
+    } catch (e) {
+      if (generation !== state.generation) return;
+      showMessage(`${file.name}: ${e.message}`);
+      setStatus('error', 'danger');
+    }
+  }
+
+  el.pictureInput.addEventListener('change', () => {
+    if (el.pictureInput.files.length) detectPicture(el.pictureInput.files[0]);
+  });
+  for (const zone of [el.view, el.pictureControls]) {
+    zone.addEventListener('dragover', (event) => {
+      event.preventDefault();
+      zone.classList.add('drag-over');
+    });
+    zone.addEventListener('dragleave', () => zone.classList.remove('drag-over'));
+    zone.addEventListener('drop', (event) => {
+      event.preventDefault();
+      zone.classList.remove('drag-over');
+      const file = event.dataTransfer.files[0];
+      if (file) detectPicture(file);
+    });
   }
 
   // ---- mode switching ------------------------------------------------------------------------------
@@ -333,7 +393,20 @@
     state.ws = null;
     if (state.camera) state.camera.getTracks().forEach((t) => t.stop());
     state.camera = null;
-    el.img.removeAttribute('src');
+    el.img.removeAttribute('src');  // closes the MJPEG connection
+    el.video.srcObject = null;
+    el.picture.hidden = true;
+    el.pictureControls.hidden = true;
+    state.analysed = null;
+    state.lastResult = null;
+    state.stream = null;
+    if (state.stored) {
+      state.stored = false;
+      for (const item of [...el.events.querySelectorAll('.event')]) item.remove();
+      el.noEvents.hidden = false;
+      $('events-title-live').textContent = 'Recent faces';
+      $('events-note').textContent = 'no_mask / incorrect, this page only';
+    }
     drawBoxes(null, el.video, 0, 0);
     state.history = [];
     drawHistory();
@@ -346,12 +419,13 @@
     state.mode = mode;
     document.body.dataset.mode = mode;
     $('mode-' + mode).checked = true;
-    el.select.disabled = mode !== 'stream' || state.info.streams.length === 0;
+    el.select.hidden = mode !== 'stream' || state.info.streams.length === 0;
     if (mode === 'camera') return startCamera();
+    if (mode === 'picture') return startPicture();
     if (state.info.streams.length === 0) {
       el.img.hidden = true;
       el.video.hidden = true;
-      showMessage('The server has no streams (start it with --source); use the browser camera');
+      showMessage('The server has no streams (start it with --source); use the browser camera or a picture');
       return setStatus('no stream', 'secondary');
     }
     startStream(Number(el.select.value || 0));
@@ -367,25 +441,79 @@
   for (const input of document.querySelectorAll('input[name="mode"]'))
     input.addEventListener('change', () => setMode(input.value));
   el.select.addEventListener('change', () => setMode('stream'));
-  window.addEventListener('resize', () => {
-    if (state.mode === 'camera' && state.lastResult) drawHistory();
-  });
+  function redraw() {
+    if (document.body.dataset.page !== 'live') return;
+    drawHistory();
+    if (state.mode === 'camera' && state.analysed && state.lastResult)
+      drawBoxes(state.lastResult, el.video, state.analysed.width, state.analysed.height, state.analysed);
+    if (state.mode === 'picture' && state.lastResult)
+      drawBoxes(state.lastResult, el.picture, el.picture.naturalWidth, el.picture.naturalHeight);
+  }
+  window.addEventListener('resize', redraw);
+  document.addEventListener('maskdetect:theme', redraw);
+
+  /// Stream mode: the camera's stored events (GET /api/v1/events?camera=), whose crops come from the frame
+  /// that was analysed, without drawn boxes, and last across reloads. Where the server keeps no events (an
+  /// error or 404), the list keeps the faces seen by this page, cut from the stream's annotated snapshot.
+  async function pollStoredEvents() {
+    if (state.mode !== 'stream' || !state.stream) return;
+    const generation = state.generation;
+    let answer;
+    try {
+      answer = await api('/api/v1/events?limit=' + MAX_EVENTS + '&camera=' + encodeURIComponent(state.stream.name));
+    } catch (e) {
+      state.stored = false;
+      return;
+    }
+    if (generation !== state.generation) return;
+    if (!state.stored) {
+      state.stored = true;
+      $('events-title-live').textContent = 'Events';
+      const link = document.createElement('a');
+      link.href = '#events?camera=' + encodeURIComponent(state.stream.name);
+      link.textContent = 'stored events of ' + state.stream.name;
+      $('events-note').replaceChildren(link);
+    }
+    for (const item of [...el.events.querySelectorAll('.event')]) item.remove();
+    el.noEvents.hidden = answer.events.length > 0;
+    for (const event of answer.events) {
+      const item = document.createElement('li');
+      item.className = 'list-group-item d-flex align-items-center gap-2 event';
+      if (event.crop) {
+        const img = document.createElement('img');
+        img.src = withToken(event.crop);
+        img.alt = `face of event ${event.id}`;
+        item.appendChild(img);
+      }
+      const badge = document.createElement('span');
+      badge.className = 'badge ' + (event.label === 'no_mask' ? 'text-bg-danger' : 'text-bg-warning');
+      badge.textContent = event.label;
+      const text = document.createElement('span');
+      text.className = 'small text-body-secondary ms-auto';
+      text.textContent = `${Math.round(event.confidence * 100)}% · ${window.MD.time(event.last_seen)}`;
+      item.append(badge, text);
+      el.events.appendChild(item);
+    }
+  }
 
   async function pollStats() {
+    pollStoredEvents();
     try {
       const stats = await api('/api/v1/stats');
       const short = (name) => (name.length > 28 ? '…' + name.slice(-27) : name);
-      const rows = [['api + cameras', stats.api], ...stats.sources.map((s) => [`${s.id}: ${short(s.name)}`, s])];
+      const rows = [['api + browser', stats.api], ...stats.sources.map((s) => [`${s.id}: ${short(s.name)}`, s])];
       el.totals.innerHTML = '';
       for (const [name, s] of rows) {
         const tr = document.createElement('tr');
         const faces = LABELS.map((l) => s.faces[l]).join(' / ');
         const c = s.compliance === null ? '–' : Math.round(s.compliance * 100) + '%';
-        for (const text of [name, `${s.frames} frames`, `${s.fps.toFixed(1)} fps`, faces, c]) {
-          const td = document.createElement('td');
-          td.textContent = text;
-          tr.appendChild(td);
-        }
+        [name, String(s.frames), s.fps.toFixed(1), faces, c].forEach((text, i) => {
+          const cell = document.createElement(i === 0 ? 'th' : 'td');
+          if (i === 0) cell.scope = 'row';
+          if (i === 1) cell.className = 'd-none d-sm-table-cell';  // frames: not on a phone
+          cell.textContent = text;
+          tr.appendChild(cell);
+        });
         el.totals.appendChild(tr);
       }
     } catch (e) {
@@ -398,9 +526,9 @@
       state.info = await api('/api/v1/info');
     } catch (e) {
       showMessage('Cannot reach the server API: ' + e.message + (token ? '' : ' (add ?token=... to the URL?)'));
-      return setStatus('error', 'danger');
+      setStatus('error', 'danger');
+      return false;
     }
-    el.version.textContent = state.info.version;
     el.threshold.value = state.info.threshold;
     el.thresholdValue.textContent = Number(state.info.threshold).toFixed(2);
     for (const stream of state.info.streams) {
@@ -410,11 +538,31 @@
       el.select.appendChild(option);
     }
     if (state.info.streams.length === 0) el.select.hidden = true;
-    const wanted = params.get('mode');
-    setMode(wanted === 'camera' || wanted === 'stream' ? wanted : state.info.streams.length ? 'stream' : 'camera');
-    pollStats();
-    setInterval(pollStats, 2000);
+    return true;
   }
 
-  init();
+  window.MD.pages.live = {
+    async show(pageParams) {
+      if (!state.started) {
+        state.started = true;
+        if (!(await init())) {
+          state.started = false;
+          return;
+        }
+      }
+      if (document.body.dataset.page !== 'live') return;  // left while loading
+      const wanted = pageParams.get('mode') || state.mode || params.get('mode');
+      const fallback = state.info.streams.length ? 'stream' : 'camera';
+      setMode(['camera', 'stream', 'picture'].includes(wanted) ? wanted : fallback);
+      pollStats();
+      clearInterval(state.statsTimer);
+      state.statsTimer = setInterval(pollStats, 2000);
+    },
+    hide() {
+      stopAll();
+      clearInterval(state.statsTimer);
+      state.statsTimer = null;
+      setStatus('stopped', 'secondary');
+    },
+  };
 })();
