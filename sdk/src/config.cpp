@@ -230,7 +230,9 @@ void use_blazeface_front(DetectorConfig& d) {
 }
 
 constexpr int kDefaultYuNetSide = 640;
-constexpr int kCrowdYuNetSide = 640;  // 960 and 1280 lose large faces (docs/results.md)
+// 960 and 1280 lose large faces; 2x2 tiles (detector.tiles) raise the AP of faces under 32 px but cost
+// about 4x the detector time, which would break crowd's 30 fps target (docs/results.md, "Small faces").
+constexpr int kCrowdYuNetSide = 640;
 
 }  // namespace
 
