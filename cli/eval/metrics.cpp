@@ -279,6 +279,7 @@ DetectionMetrics evaluate_detection(const std::vector<Truth>& truths, const std:
   m.face_ap50 = average_precision(detections, truths, 0.5f, false, true);
   for (std::size_t b = 0; b < kNumBuckets; ++b) {
     std::vector<double> per_class;
+    per_class.reserve(kNumLabels);
     for (const MaskLabel label : kAllLabels)
       per_class.push_back(bucket_average_precision(of_label(detections, label), of_label(truths, label), b, 0.5f).ap);
     m.bucket_map50[b] = nan_mean(per_class);

@@ -19,9 +19,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kAndrewmvd = maskdetect::test::shared_dir() / "datasets" / "detection" / "andrewmvd_face_mask";
-const fs::path kTestSplit = maskdetect::test::source_dir() / "models" / "splits" / "andrewmvd_test.txt";
-const fs::path kEvaluator = maskdetect::test::source_dir() / "tests" / "tools" / "voc_map.py";
+fs::path andrewmvd() { return maskdetect::test::shared_dir() / "datasets" / "detection" / "andrewmvd_face_mask"; }
+fs::path test_split() { return maskdetect::test::source_dir() / "models" / "splits" / "andrewmvd_test.txt"; }
+fs::path evaluator() { return maskdetect::test::source_dir() / "tests" / "tools" / "voc_map.py"; }
 constexpr std::size_t kImages = 60;
 
 std::string slurp(const fs::path& path) {
@@ -47,12 +47,12 @@ void make_labelimg_subset(const fs::path& root) {
   fs::remove_all(root);
   fs::create_directories(root / "images");
   fs::create_directories(root / "annotations");
-  std::ifstream split(kTestSplit);
+  std::ifstream split(test_split());
   std::size_t n = 0;
   for (std::string stem; n < kImages && std::getline(split, stem);) {
     if (stem.empty()) continue;
     ++n;
-    const fs::path xml = kAndrewmvd / "annotations" / (stem + ".xml");
+    const fs::path xml = andrewmvd() / "annotations" / (stem + ".xml");
     std::string text = slurp(xml);
     REQUIRE(text.find("<annotation>") != std::string::npos);
     // LabelImg: an attribute on the root; also a comment and an entity, which a hand-rolled reader trips on.
@@ -60,7 +60,7 @@ void make_labelimg_subset(const fs::path& root) {
     text = std::regex_replace(text, std::regex("<folder>images</folder>"), "<folder>images &amp; more</folder>");
     std::ofstream(root / "annotations" / (stem + ".xml")) << text;
     for (const char* ext : {".png", ".jpg"}) {
-      const fs::path image = kAndrewmvd / "images" / (stem + ext);
+      const fs::path image = andrewmvd() / "images" / (stem + ext);
       if (fs::exists(image)) fs::create_symlink(image, root / "images" / (stem + ext));
     }
   }
@@ -71,9 +71,9 @@ void make_labelimg_subset(const fs::path& root) {
 
 TEST_CASE("eval --predictions agrees with an independent VOC evaluator on LabelImg files to 0.01 mAP",
           "[eval][cli][data]") {
-  MASKDETECT_REQUIRE_DATA(kAndrewmvd);
-  MASKDETECT_REQUIRE_DATA(kTestSplit);
-  REQUIRE(fs::exists(kEvaluator));
+  MASKDETECT_REQUIRE_DATA(andrewmvd());
+  MASKDETECT_REQUIRE_DATA(test_split());
+  REQUIRE(fs::exists(evaluator()));
   const fs::path work = fs::path(MASKDETECT_TEST_BINARY_DIR) / "tests" / "eval" / "agreement";
   make_labelimg_subset(work / "voc");
   std::string output;
@@ -101,7 +101,7 @@ TEST_CASE("eval --predictions agrees with an independent VOC evaluator on LabelI
 
   {
     const int status =
-        run(std::string("'") + MASKDETECT_TEST_PYTHON + "' " + q(kEvaluator) + " --dataset " + q(work / "voc") +
+        run(std::string("'") + MASKDETECT_TEST_PYTHON + "' " + q(evaluator()) + " --dataset " + q(work / "voc") +
                 " --predictions " + q(work / "predictions.jsonl") + " --json " + q(work / "voc_map.json"),
             work, output);
     INFO(output);
