@@ -22,7 +22,9 @@ void add_config_options(CLI::App& app, ConfigOptions& options) {
       app.add_option("--input-size", options.input_size, "Detector input size in pixels (0: the model's)");
   options.face_threshold_opt =
       app.add_option("--face-threshold", options.face_threshold, "Face detector confidence threshold");
-  options.tiles_opt = app.add_option("--tiles", options.tiles, "BlazeFace back: tiles per side (1 = off)");
+  options.tiles_opt =
+      app.add_option("--tiles", options.tiles,
+                     "BlazeFace back and YuNet: tiles per side, detected as well as the whole frame (1 = off)");
   options.threads_opt = app.add_option("--threads", options.threads, "OpenCV threads (0: OpenCV's default)");
   app.add_option("--max-image-pixels", options.max_image_pixels,
                  "Largest image accepted (width x height, read from the header before decoding): run, eval, serve")

@@ -62,13 +62,14 @@ std::string stem_key(const fs::path& relative) {
   return p.generic_string();
 }
 
-/// Images under `dir` (recursively), by stem key, sorted.
+/// Images under `dir` (recursively), by stem key, sorted. Keys are lexically relative to `dir`: an image that is
+/// a symlink to a file elsewhere keeps its own name (fs::relative would follow the link).
 std::map<std::string, fs::path> images_by_stem(const fs::path& dir, std::vector<DatasetIssue>& issues) {
   std::map<std::string, fs::path> out;
   if (!fs::is_directory(dir)) return out;
   for (const auto& entry : fs::recursive_directory_iterator(dir)) {
     if (!entry.is_regular_file() || !is_image_path(entry.path())) continue;
-    const std::string key = stem_key(fs::relative(entry.path(), dir));
+    const std::string key = stem_key(entry.path().lexically_relative(dir));
     if (const auto [it, inserted] = out.emplace(key, entry.path()); !inserted) {
       issues.push_back({"malformed", entry.path().string(),
                         fmt::format("two images share the stem '{}' ('{}' is used)", key, it->second.string()), key});
@@ -82,7 +83,7 @@ std::map<std::string, fs::path> files_by_stem(const fs::path& dir, std::string_v
   if (!fs::is_directory(dir)) return out;
   for (const auto& entry : fs::recursive_directory_iterator(dir)) {
     if (!entry.is_regular_file() || lower(entry.path().extension().string()) != ext) continue;
-    out.emplace(stem_key(fs::relative(entry.path(), dir)), entry.path());
+    out.emplace(stem_key(entry.path().lexically_relative(dir)), entry.path());
   }
   return out;
 }
@@ -129,7 +130,7 @@ Dataset read_voc(const fs::path& root, const ClassMap& classes) {
       continue;
     }
     Sample sample;
-    sample.name = fs::relative(image->second, img_dir).generic_string();
+    sample.name = image->second.lexically_relative(img_dir).generic_string();
     sample.path = image->second;
     if (const auto why = parse_voc(read_text(xml_path), xml_path.string(), classes, sample, dataset.issues)) {
       dataset.issues.push_back({"malformed", xml_path.string(), *why + " (image not evaluated)", key});
@@ -216,7 +217,7 @@ Dataset read_yolo(const fs::path& root, const ClassMap& classes) {
       continue;
     }
     Sample sample;
-    sample.name = fs::relative(image->second, img_dir).generic_string();
+    sample.name = image->second.lexically_relative(img_dir).generic_string();
     sample.path = image->second;
     sample.normalized = true;
     if (const auto why =
@@ -284,7 +285,7 @@ Dataset read_coco(const fs::path& root, const ClassMap& classes) {
   // Images in the folder that the COCO file does not list.
   std::vector<DatasetIssue> ignored;
   for (const auto& [key, path] : images_by_stem(img_dir, ignored)) {
-    const std::string rel = fs::relative(path, img_dir).generic_string();
+    const std::string rel = path.lexically_relative(img_dir).generic_string();
     if (listed.find(rel) == listed.end() && listed.find(path.filename().string()) == listed.end())
       dataset.issues.push_back(
           {"image_without_annotation", path.string(), "not in the COCO file (not evaluated)", rel});
@@ -313,7 +314,7 @@ Dataset read_folders(const fs::path& root, const ClassMap& classes) {
     }
     for (const fs::path& file : files) {
       Sample sample;
-      sample.name = fs::relative(file, root).generic_string();
+      sample.name = file.lexically_relative(root).generic_string();
       sample.path = file;
       sample.label = *label;
       dataset.samples.push_back(std::move(sample));

@@ -69,23 +69,87 @@ std::vector<bool> match(const std::vector<Detection>& detections, const std::vec
   return tp;
 }
 
-PrCurve pr_curve(const std::vector<Detection>& detections, const std::vector<Truth>& truths, float iou_threshold,
+namespace {
+
+/// The PR curve of the detections in `order` (descending score; those with counted[d] false left out),
+/// tp[d] telling a true positive, against `truths` truths.
+PrCurve curve_of(const std::vector<Detection>& detections, const std::vector<std::size_t>& order,
+                 const std::vector<bool>& tp, const std::vector<bool>& counted, std::size_t truths,
                  bool by_face_score) {
   PrCurve curve;
-  if (truths.empty()) return curve;
-  const std::vector<bool> tp = match(detections, truths, iou_threshold, by_face_score);
-  const std::vector<std::size_t> order = ranked(detections, by_face_score);
+  std::vector<std::size_t> kept;
+  for (const std::size_t d : order)
+    if (counted[d]) kept.push_back(d);
   std::size_t cum_tp = 0;
-  for (std::size_t k = 0; k < order.size(); ++k) {
-    if (tp[order[k]]) ++cum_tp;
-    const float score = rank_score(detections[order[k]], by_face_score);
+  for (std::size_t k = 0; k < kept.size(); ++k) {
+    if (tp[kept[k]]) ++cum_tp;
+    const float score = rank_score(detections[kept[k]], by_face_score);
     // All detections of one score enter together: a point only after the last of a tie.
-    if (k + 1 < order.size() && rank_score(detections[order[k + 1]], by_face_score) == score) continue;
-    curve.recall.push_back(static_cast<double>(cum_tp) / static_cast<double>(truths.size()));
+    if (k + 1 < kept.size() && rank_score(detections[kept[k + 1]], by_face_score) == score) continue;
+    curve.recall.push_back(static_cast<double>(cum_tp) / static_cast<double>(truths));
     curve.precision.push_back(static_cast<double>(cum_tp) / static_cast<double>(k + 1));
     curve.score.push_back(score);
   }
   return curve;
+}
+
+}  // namespace
+
+PrCurve pr_curve(const std::vector<Detection>& detections, const std::vector<Truth>& truths, float iou_threshold,
+                 bool by_face_score) {
+  if (truths.empty()) return {};
+  const std::vector<bool> tp = match(detections, truths, iou_threshold, by_face_score);
+  return curve_of(detections, ranked(detections, by_face_score), tp, std::vector<bool>(detections.size(), true),
+                  truths.size(), by_face_score);
+}
+
+ApStats bucket_average_precision(const std::vector<Detection>& detections, const std::vector<Truth>& truths,
+                                 std::size_t bucket, float iou_threshold, bool by_face_score) {
+  ApStats stats;
+  std::unordered_map<std::size_t, std::vector<std::size_t>> truths_of_image;
+  for (std::size_t t = 0; t < truths.size(); ++t) {
+    truths_of_image[truths[t].image].push_back(t);
+    if (size_bucket(truths[t].box) == bucket) ++stats.truths;
+  }
+  if (stats.truths == 0) {
+    stats.ap = kNaN;
+    return stats;
+  }
+  const std::vector<std::size_t> order = ranked(detections, by_face_score);
+  std::vector<bool> taken(truths.size(), false);
+  std::vector<bool> tp(detections.size(), false);
+  std::vector<bool> counted(detections.size(), true);
+  for (const std::size_t d : order) {
+    // The best free truth of the bucket, else the best free truth of another bucket (ignored).
+    std::size_t best = truths.size();
+    float best_iou = iou_threshold;
+    bool best_in_bucket = false;
+    if (const auto it = truths_of_image.find(detections[d].image); it != truths_of_image.end()) {
+      for (const std::size_t t : it->second) {
+        if (taken[t]) continue;
+        const bool in_bucket = size_bucket(truths[t].box) == bucket;
+        if (best_in_bucket && !in_bucket) continue;
+        const float overlap = iou(detections[d].box, truths[t].box);
+        if (overlap < iou_threshold) continue;
+        if ((in_bucket && !best_in_bucket) || overlap >= best_iou) {
+          best = t;
+          best_iou = overlap;
+          best_in_bucket = in_bucket;
+        }
+      }
+    }
+    if (best < truths.size()) {
+      taken[best] = true;
+      tp[d] = best_in_bucket;
+      counted[d] = best_in_bucket;
+    } else {
+      counted[d] = size_bucket(detections[d].box) == bucket;
+    }
+  }
+  stats.detections = static_cast<std::size_t>(std::count(counted.begin(), counted.end(), true));
+  stats.curve = curve_of(detections, order, tp, counted, stats.truths, by_face_score);
+  stats.ap = ap_all_point(stats.curve);
+  return stats;
 }
 
 double ap_all_point(const PrCurve& curve) {
@@ -213,6 +277,14 @@ DetectionMetrics evaluate_detection(const std::vector<Truth>& truths, const std:
   m.map50_95 = nan_mean(ap50_95);
 
   m.face_ap50 = average_precision(detections, truths, 0.5f, false, true);
+  for (std::size_t b = 0; b < kNumBuckets; ++b) {
+    std::vector<double> per_class;
+    per_class.reserve(kNumLabels);
+    for (const MaskLabel label : kAllLabels)
+      per_class.push_back(bucket_average_precision(of_label(detections, label), of_label(truths, label), b, 0.5f).ap);
+    m.bucket_map50[b] = nan_mean(per_class);
+    m.bucket_face_ap50[b] = bucket_average_precision(detections, truths, b, 0.5f, true).ap;
+  }
   {
     const std::vector<bool> any = match(detections, truths, 0.5f, true);
     const auto found = std::count(any.begin(), any.end(), true);

@@ -81,6 +81,14 @@ inline constexpr std::size_t kNumBuckets = 3;  ///< small (< 32 px), medium, lar
 [[nodiscard]] std::size_t size_bucket(const cv::Rect2f& box) noexcept;
 [[nodiscard]] const char* bucket_name(std::size_t bucket) noexcept;
 
+/// AP (VOC all-point) of the truths of one size bucket, with COCO's area-range rule: truths of the other
+/// buckets are ignored (a detection matched to one is neither a true nor a false positive; detections take
+/// a truth of the bucket first), and so is an unmatched detection whose own box is outside the bucket.
+/// Single-class (filter by class first); NaN when the bucket has no truth.
+[[nodiscard]] ApStats bucket_average_precision(const std::vector<Detection>& detections,
+                                               const std::vector<Truth>& truths, std::size_t bucket,
+                                               float iou_threshold, bool by_face_score = false);
+
 struct Prf {
   std::size_t tp = 0, predicted = 0, actual = 0;
   [[nodiscard]] double precision() const noexcept;
@@ -112,7 +120,11 @@ struct DetectionMetrics {
   std::array<std::size_t, kNumBuckets> bucket_truths{};
   std::array<std::size_t, kNumBuckets> bucket_found{};        ///< matched by a face
   std::array<std::size_t, kNumBuckets> bucket_right_label{};  ///< matched with the right label
-  std::vector<ImageErrors> images;                            ///< indexed by Detection::image
+  /// Per size bucket (bucket_average_precision, IoU 0.5): mean over the classes with truths in the bucket,
+  /// and class-agnostic face AP ranked by face_score.
+  std::array<double, kNumBuckets> bucket_map50{};
+  std::array<double, kNumBuckets> bucket_face_ap50{};
+  std::vector<ImageErrors> images;  ///< indexed by Detection::image
 };
 
 /// All detection metrics. `num_images` sizes DetectionMetrics::images.

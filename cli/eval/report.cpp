@@ -227,12 +227,14 @@ std::string format_table(const Evaluation& eval, const RunInfo& info) {
             (r == kNumLabels && c == kNumLabels) ? fmt::format("{:>10}", "") : fmt::format("{:>10}", m.confusion[r][c]);
       out += "\n";
     }
-    out += "\nface recall by size (sqrt of box area)\n";
+    out += "\nby face size (sqrt of box area; AP@0.5 with the other sizes ignored, as COCO's area ranges)\n";
     for (std::size_t b = 0; b < kNumBuckets; ++b) {
       const double n = static_cast<double>(m.bucket_truths[b]);
-      out += fmt::format("  {:<12} {:>5} faces   found {}   found with the right label {}\n", bucket_name(b),
-                         m.bucket_truths[b], n > 0 ? pct(static_cast<double>(m.bucket_found[b]) / n) : "n/a",
-                         n > 0 ? pct(static_cast<double>(m.bucket_right_label[b]) / n) : "n/a");
+      out +=
+          fmt::format("  {:<12} {:>5} faces   mAP@0.5 {}   face AP@0.5 {}   found {}   found with the right label {}\n",
+                      bucket_name(b), m.bucket_truths[b], pct(m.bucket_map50[b]), pct(m.bucket_face_ap50[b]),
+                      n > 0 ? pct(static_cast<double>(m.bucket_found[b]) / n) : "n/a",
+                      n > 0 ? pct(static_cast<double>(m.bucket_right_label[b]) / n) : "n/a");
     }
   }
   if (eval.classification) {
@@ -320,6 +322,8 @@ nlohmann::json to_json(const Evaluation& eval, const RunInfo& info) {
       buckets.push_back(
           {{"bucket", bucket_name(b)},
            {"faces", m.bucket_truths[b]},
+           {"map50", num(m.bucket_map50[b])},
+           {"face_ap50", num(m.bucket_face_ap50[b])},
            {"recall", n > 0 ? num(static_cast<double>(m.bucket_found[b]) / n) : nullptr},
            {"recall_right_label", n > 0 ? num(static_cast<double>(m.bucket_right_label[b]) / n) : nullptr}});
     }
@@ -429,12 +433,12 @@ code{background:#f4f4f4;padding:1px 4px}.plots img{margin:4px}
         cells.push_back(r == kNumLabels && c == kNumLabels ? "" : fmt::format("{}", m.confusion[r][c]));
       html += table_row(cells);
     }
-    html += "</table>\n<h2>Face recall by size</h2><table>\n";
-    html += table_row({"size (sqrt area)", "faces", "found", "found, right label"}, "th");
+    html += "</table>\n<h2>By face size</h2><table>\n";
+    html += table_row({"size (sqrt area)", "faces", "mAP@0.5", "face AP@0.5", "found", "found, right label"}, "th");
     for (std::size_t b = 0; b < kNumBuckets; ++b) {
       const double n = static_cast<double>(m.bucket_truths[b]);
-      html += table_row({bucket_name(b), fmt::format("{}", m.bucket_truths[b]),
-                         n > 0 ? pct(static_cast<double>(m.bucket_found[b]) / n) : "n/a",
+      html += table_row({bucket_name(b), fmt::format("{}", m.bucket_truths[b]), pct(m.bucket_map50[b]),
+                         pct(m.bucket_face_ap50[b]), n > 0 ? pct(static_cast<double>(m.bucket_found[b]) / n) : "n/a",
                          n > 0 ? pct(static_cast<double>(m.bucket_right_label[b]) / n) : "n/a"});
     }
     html += "</table>\n";

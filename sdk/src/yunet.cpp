@@ -22,6 +22,11 @@ namespace {
 
 constexpr int kDefaultLongSide = 640;
 constexpr int kTopK = 5000;
+constexpr float kTileOverlap = 0.25f;  // as BlazeFace back's tiles: a face under a quarter tile fits one whole
+// Tiles are for the faces that are small in the whole frame's input: a tile's detection is kept only when its
+// longer side, in the whole frame's input pixels, is below this. Larger ones come from the whole frame (a
+// large face seen tiles x larger is often cut or mislocated; keeping them lost large faces on andrewmvd).
+constexpr float kTileMaxSide = 64.0f;
 
 // True when `file` is an ONNX network OpenCV can read whose outputs are not the 2022mar ones: a newer
 // YuNet rather than a corrupt file.
@@ -52,6 +57,9 @@ class YuNetDetector final : public FaceDetector {
   YuNetDetector(const DetectorConfig& config, const std::filesystem::path& model)
       : long_side_(config.input_size > 0 ? config.input_size : kDefaultLongSide),
         score_threshold_(config.score_threshold),
+        nms_threshold_(config.nms_threshold),
+        tiles_(std::max(config.tiles, 1)),
+        top_k_(config.max_faces > 0 ? config.max_faces : kTopK),
         min_face_px_(config.min_face_px),
         calibration_(config) {
     const std::string file = model.string();
@@ -60,8 +68,7 @@ class YuNetDetector final : public FaceDetector {
     try {
       // top_k bounds the NMS work: at a low score threshold YuNet has thousands of candidates per frame
       // (about 1,600 kept per andrewmvd image at 0.1), and NMS over all of them cost more than the network.
-      net_ = cv::FaceDetectorYN::create(file, "", size_, score_threshold_, config.nms_threshold,
-                                        config.max_faces > 0 ? config.max_faces : kTopK);
+      net_ = cv::FaceDetectorYN::create(file, "", size_, score_threshold_, nms_threshold_, top_k_);
     } catch (const cv::Exception& e) {
       throw_load_error(file, e);
     }
@@ -81,41 +88,37 @@ class YuNetDetector final : public FaceDetector {
       throw Error(Errc::bad_input,
                   fmt::format("yunet: expected a non-empty 8-bit 3-channel BGR image, got {}x{} type {}", bgr.cols,
                               bgr.rows, bgr.type()));
-    const double fit = static_cast<double>(long_side_) / std::max(bgr.cols, bgr.rows);
-    const cv::Size size(std::max(1, static_cast<int>(std::lround(bgr.cols * fit))),
-                        std::max(1, static_cast<int>(std::lround(bgr.rows * fit))));
-    cv::Mat faces;
+    std::vector<FaceBox> raw;  // frame pixels, as detected (not calibrated)
     try {
-      const cv::Mat* input = &bgr;
-      if (size != bgr.size()) {
-        cv::resize(bgr, resized_, size, 0.0, 0.0, fit < 1.0 ? cv::INTER_AREA : cv::INTER_LINEAR);
-        input = &resized_;
+      const cv::Rect whole(0, 0, bgr.cols, bgr.rows);
+      detect_region(bgr, whole, raw);
+      if (tiles_ > 1) {
+        // Each tile is scaled to the same long side as the whole frame, so its faces are seen tiles x larger.
+        // A tile adds only small faces (kTileMaxSide); one that touches an inner edge of the tile is a face
+        // cut by the tile and is dropped: the whole face comes from the neighbouring tile (25% overlap).
+        const float max_side =
+            kTileMaxSide * static_cast<float>(std::max(bgr.cols, bgr.rows)) / static_cast<float>(long_side_);
+        std::vector<FaceBox> in_tile;
+        for (const cv::Rect& tile : make_tiles(bgr.size(), tiles_, kTileOverlap)) {
+          in_tile.clear();
+          detect_region(bgr, tile, in_tile);
+          for (FaceBox& face : in_tile)
+            if (std::max(face.box.width, face.box.height) < max_side && !cut_by_tile(face.box, tile, whole))
+              raw.push_back(std::move(face));
+        }
+        raw = suppress(std::move(raw));
       }
-      if (size != size_) {
-        net_->setInputSize(size);
-        size_ = size;
-      }
-      net_->setScoreThreshold(score_threshold_);
-      net_->detect(*input, faces);
     } catch (const cv::Exception& e) {
       throw Error(Errc::internal, fmt::format("yunet: inference failed: {}", e.what()));
     }
-    // Back to frame pixels; per axis, as the resize really scaled each one.
-    const float sx = static_cast<float>(bgr.cols) / static_cast<float>(size.width);
-    const float sy = static_cast<float>(bgr.rows) / static_cast<float>(size.height);
     const cv::Rect2f frame(0.0f, 0.0f, static_cast<float>(bgr.cols), static_cast<float>(bgr.rows));
     std::vector<FaceBox> out;
-    out.reserve(static_cast<std::size_t>(std::max(faces.rows, 0)));
-    for (int i = 0; i < faces.rows; ++i) {
-      const float* r = faces.ptr<float>(i);  // x, y, w, h, 5 x (x, y) landmarks, score
-      FaceBox face;
+    out.reserve(raw.size());
+    for (FaceBox& face : raw) {
       // Calibrated to the datasets' annotation style (DetectorConfig::box_*), then clipped to the frame.
-      face.box = calibrate_box(cv::Rect2f(r[0] * sx, r[1] * sy, r[2] * sx, r[3] * sy), calibration_) & frame;
+      face.box = calibrate_box(face.box, calibration_) & frame;
       if (face.box.empty()) continue;
       if (std::max(face.box.width, face.box.height) < min_face_px_) continue;
-      face.score = std::clamp(r[14], 0.0f, 1.0f);
-      face.landmarks.reserve(5);
-      for (int k = 0; k < 5; ++k) face.landmarks.emplace_back(r[4 + 2 * k] * sx, r[5 + 2 * k] * sy);
       out.push_back(std::move(face));
     }
     std::stable_sort(out.begin(), out.end(), [](const FaceBox& a, const FaceBox& b) { return a.score > b.score; });
@@ -127,8 +130,72 @@ class YuNetDetector final : public FaceDetector {
   std::string_view name() const override { return "yunet"; }
 
  private:
+  // YuNet on `region` of `bgr`, scaled so that its long side is long_side_; the faces, in frame pixels, are
+  // appended to `out`.
+  void detect_region(const cv::Mat& bgr, const cv::Rect& region, std::vector<FaceBox>& out) {
+    const double fit = static_cast<double>(long_side_) / std::max(region.width, region.height);
+    const cv::Size size(std::max(1, static_cast<int>(std::lround(region.width * fit))),
+                        std::max(1, static_cast<int>(std::lround(region.height * fit))));
+    const cv::Mat pixels = bgr(region);
+    const cv::Mat* input = &pixels;
+    if (size != region.size()) {
+      cv::resize(pixels, resized_, size, 0.0, 0.0, fit < 1.0 ? cv::INTER_AREA : cv::INTER_LINEAR);
+      input = &resized_;
+    }
+    if (size != size_) {
+      net_->setInputSize(size);
+      size_ = size;
+    }
+    net_->setScoreThreshold(score_threshold_);
+    cv::Mat faces;
+    net_->detect(*input, faces);
+    // Back to frame pixels; per axis, as the resize really scaled each one.
+    const float sx = static_cast<float>(region.width) / static_cast<float>(size.width);
+    const float sy = static_cast<float>(region.height) / static_cast<float>(size.height);
+    const auto ox = static_cast<float>(region.x);
+    const auto oy = static_cast<float>(region.y);
+    for (int i = 0; i < faces.rows; ++i) {
+      const float* r = faces.ptr<float>(i);  // x, y, w, h, 5 x (x, y) landmarks, score
+      FaceBox face;
+      face.box = cv::Rect2f(ox + r[0] * sx, oy + r[1] * sy, r[2] * sx, r[3] * sy);
+      face.score = std::clamp(r[14], 0.0f, 1.0f);
+      face.landmarks.reserve(5);
+      for (int k = 0; k < 5; ++k) face.landmarks.emplace_back(ox + r[4 + 2 * k] * sx, oy + r[5 + 2 * k] * sy);
+      out.push_back(std::move(face));
+    }
+  }
+
+  // True when `box` reaches an edge of `tile` that is inside the frame (within a pixel).
+  static bool cut_by_tile(const cv::Rect2f& box, const cv::Rect& tile, const cv::Rect& frame) {
+    constexpr float kMargin = 1.0f;
+    const auto left = static_cast<float>(tile.x);
+    const auto top = static_cast<float>(tile.y);
+    const auto right = static_cast<float>(tile.x + tile.width);
+    const auto bottom = static_cast<float>(tile.y + tile.height);
+    return (tile.x > frame.x && box.x <= left + kMargin) || (tile.y > frame.y && box.y <= top + kMargin) ||
+           (tile.br().x < frame.br().x && box.x + box.width >= right - kMargin) ||
+           (tile.br().y < frame.br().y && box.y + box.height >= bottom - kMargin);
+  }
+
+  // Greedy NMS over the passes' faces (each pass is already suppressed within itself), highest score first,
+  // at most top_k_ kept.
+  std::vector<FaceBox> suppress(std::vector<FaceBox> faces) const {
+    std::stable_sort(faces.begin(), faces.end(), [](const FaceBox& a, const FaceBox& b) { return a.score > b.score; });
+    std::vector<FaceBox> kept;
+    for (FaceBox& face : faces) {
+      if (static_cast<int>(kept.size()) >= top_k_) break;
+      const bool overlaps = std::any_of(kept.begin(), kept.end(),
+                                        [&](const FaceBox& k) { return box_iou(k.box, face.box) > nms_threshold_; });
+      if (!overlaps) kept.push_back(std::move(face));
+    }
+    return kept;
+  }
+
   int long_side_;
   float score_threshold_;
+  float nms_threshold_;
+  int tiles_;
+  int top_k_;
   float min_face_px_;
   DetectorConfig calibration_;  // only its box_* fields are used
   cv::Size size_;

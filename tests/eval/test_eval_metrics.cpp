@@ -140,6 +140,40 @@ TEST_CASE("Operating point, confusion matrix, size buckets", "[eval][metrics]") 
   CHECK(size_bucket({0, 0, 100, 100}) == 2);
 }
 
+TEST_CASE("Size-bucket AP ignores the faces and unmatched detections of other sizes", "[eval][metrics]") {
+  // Small faces (20x20, bucket 0) at x = 0 and 100; a large face (120x120, bucket 2) at x = 300.
+  const auto box = [](float x, float side) { return cv::Rect2f(x, 0.0f, side, side); };
+  const std::vector<Truth> truths{
+      {0, box(0, 20), MaskLabel::mask}, {0, box(100, 20), MaskLabel::mask}, {0, box(300, 120), MaskLabel::mask}};
+  // Ranked: 0.9 on the large face (ignored for bucket 0), 0.8 on small face 0 (TP), 0.7 a large box on
+  // nothing (outside the bucket, unmatched: ignored), 0.6 a small box on nothing (FP), 0.5 on small face 1 (TP).
+  const std::vector<Detection> dets{{0, box(300, 120), MaskLabel::mask, 0.9f, 0.9f},
+                                    {0, box(0, 20), MaskLabel::mask, 0.8f, 0.8f},
+                                    {0, box(600, 120), MaskLabel::mask, 0.7f, 0.7f},
+                                    {0, box(900, 20), MaskLabel::mask, 0.6f, 0.6f},
+                                    {0, box(100, 20), MaskLabel::mask, 0.5f, 0.5f}};
+  // Bucket 0 counts 0.8 (TP), 0.6 (FP), 0.5 (TP) against 2 truths: points (1/2, 1), (1/2, 1/2), (1, 2/3).
+  // AP = 1/2 * 1 + 1/2 * 2/3 = 5/6.
+  const ApStats small = bucket_average_precision(dets, truths, 0, 0.5f);
+  CHECK(small.truths == 2);
+  CHECK(small.detections == 3);
+  CHECK(small.ap == Approx(5.0 / 6.0));
+  // Bucket 2 counts 0.9 (TP) and 0.7 (FP, a large box): AP 1 (the FP comes after full recall). The small
+  // boxes are matched to small faces (ignored) or are outside the bucket.
+  const ApStats large = bucket_average_precision(dets, truths, 2, 0.5f);
+  CHECK(large.truths == 1);
+  CHECK(large.detections == 2);
+  CHECK(large.ap == Approx(1.0));
+  // No medium face: no AP.
+  CHECK(std::isnan(bucket_average_precision(dets, truths, 1, 0.5f).ap));
+  // The whole-set AP counts every detection: 0.7 and 0.6 are false positives there.
+  const DetectionMetrics m = evaluate_detection(truths, dets, 1, 0.5f);
+  CHECK(m.bucket_map50[0] == Approx(5.0 / 6.0));  // one class with truths: the mean is that class
+  CHECK(m.bucket_face_ap50[2] == Approx(1.0));
+  CHECK(std::isnan(m.bucket_map50[1]));
+  CHECK(m.ap50[0].ap < m.bucket_map50[2]);
+}
+
 TEST_CASE("Classification accuracy, per-class F1 and macro F1", "[eval][metrics]") {
   // truth    mask mask no_mask no_mask incorrect
   // predicted mask no_mask no_mask no_mask mask

@@ -71,11 +71,12 @@ TEST_CASE("bad values are errors naming the key", "[config]") {
              Contains("detector.score_threshold"));
   CHECK_THAT(error_text_of([] { (void)maskdetect::parse_config("detector:\n  backend: haar\n", "a.yaml"); }),
              Contains("detector.backend") && Contains("haar"));
-  // Tiling exists only for BlazeFace back; fixed-size models reject another input size.
+  // Tiling exists for BlazeFace back and YuNet, not BlazeFace front; fixed-size models reject another input size.
   CHECK_THAT(error_text_of([] {
                (void)maskdetect::parse_config("detector:\n  backend: blazeface_front\n  tiles: 2\n", "a.yaml");
              }),
              Contains("detector.tiles"));
+  CHECK(maskdetect::parse_config("detector:\n  backend: yunet\n  tiles: 2\n", "a.yaml").detector.tiles == 2);
   CHECK_THAT(error_text_of([] { (void)maskdetect::parse_config("detector:\n  input_size: 300\n", "a.yaml"); }),
              Contains("detector.input_size"));
   CHECK_THAT(error_text_of([] { (void)maskdetect::parse_config("detector: [1, 2]\n", "a.yaml"); }),

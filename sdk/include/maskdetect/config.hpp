@@ -27,8 +27,9 @@ struct DetectorConfig {
   int input_size = 0;
   float score_threshold = 0.5f;  ///< faces below this detector confidence are dropped
   float nms_threshold = 0.3f;    ///< IoU above which overlapping detections are merged
-  /// BlazeFace back only: split the frame into tiles x tiles overlapping tiles and detect on each as well
-  /// as on the whole frame (1 = off). Finds smaller faces at about (tiles^2 + 1) times the cost.
+  /// BlazeFace back and YuNet: split the frame into tiles x tiles tiles overlapping by 25% and detect on
+  /// each (YuNet: each tile scaled to the same long side as the frame) as well as on the whole frame, then
+  /// merge by NMS (1 = off). Finds smaller faces at about (tiles^2 + 1) times the cost.
   int tiles = 1;
   float min_face_px = 0.0f;  ///< faces whose longer side is below this are dropped
   /// At most this many faces per frame, the highest-scoring ones, are kept and classified (0 = no cap).
