@@ -2,7 +2,8 @@
 shared machine's load falls on every network alike.
 
 Usage: /usr/bin/python3 models/training/detector/bench_forward.py NAME=PATH:SHAPE ... [--rounds 30]
-  SHAPE: comma-separated input shape, e.g. det=det.onnx:1,3,512,512 blazeface=models/npm/blazeface_back_256.onnx:1,256,256,3
+  SHAPE: comma-separated input shape, e.g. det=det.onnx:1,3,512,512
+         blazeface=models/npm/blazeface_back_256.onnx:1,256,256,3
 Prints per network the median process CPU ms and wall ms per forward, and OpenCV's FLOP count.
 """
 import argparse

@@ -24,6 +24,26 @@ import scenes  # noqa: E402
 from net import LABELS  # noqa: E402
 
 
+def make_relabel(card_path):
+    """A function (image, boxes x1y1x2y2) -> class probabilities [n, 3] from the crop classifier of a card."""
+    import yaml
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    from crop import preprocess
+    from evaluate import dnn_probs, load_net
+    with open(card_path) as f:
+        card = yaml.safe_load(f)
+    net = load_net(os.path.join(os.path.dirname(os.path.abspath(card_path)), card["model"]))
+    inp, margin = card["input"], card["crop"]["margin"]
+
+    def relabel(img, boxes):
+        if len(boxes) == 0:
+            return np.zeros((0, len(LABELS)), np.float32)
+        x = np.concatenate([preprocess(img, [b[0], b[1], b[2] - b[0], b[3] - b[1]], margin, inp["size"],
+                                       inp["mean"], inp["std"]) for b in boxes])
+        return dnn_probs(net, x)
+    return relabel
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--onnx", required=True)
@@ -32,7 +52,11 @@ def main():
     ap.add_argument("--jsonl", default="")
     ap.add_argument("--bench", type=int, default=0)
     ap.add_argument("--score", type=float, default=0.05)
+    ap.add_argument("--classifier", default="",
+                    help="a classifier card (models/mask_classifier.yaml): relabel every detection with it "
+                         "(two-stage: this network as the face detector, the face score kept)")
     a = ap.parse_args()
+    relabel = make_relabel(a.classifier) if a.classifier else None
     net = cv2.dnn.readNetFromONNX(a.onnx)
     sc = scenes.load_split(a.split)
     preds, gts, lines = [], [], []
@@ -42,9 +66,15 @@ def main():
         net.setInput(scenes.to_input(canvas))
         det = net.forward()[0]
         p = evaldet.postprocess(det, s, img.shape[1], img.shape[0], score_thr=a.score)
+        if relabel is None:
+            lines.append(evaldet.jsonl_line(stem, img.shape[1], img.shape[0], *p))
+        else:
+            probs = relabel(img, p[0])
+            lines.append(evaldet.jsonl_line(stem, img.shape[1], img.shape[0], p[0], p[1], probs.argmax(1),
+                                            probs.max(1)))
+            p = (p[0], p[1] * probs.max(1), probs.argmax(1))
         preds.append(p)
         gts.append((b, None, lab))
-        lines.append(evaldet.jsonl_line(stem, img.shape[1], img.shape[0], *p))
     m = evaldet.voc_map(preds, gts)
     print("%s split (%d images): mAP@0.5 %.4f | %s" % (a.split, len(sc), m["mAP"],
                                                       " ".join("%s %.4f" % (k, m[k]) for k in LABELS)))

@@ -87,13 +87,16 @@ def voc_map(preds, gts, iou_thr=0.5):
     return out
 
 
-def jsonl_line(stem, w, h, boxes, scores, labels):
+def jsonl_line(stem, w, h, boxes, scores, labels, label_probs=None):
     """One frame in the JSON Lines format `maskdetect eval --predictions` reads.
 
     The detector's score is the face score; the label is the detector's, with probability 1 (`score`), so
-    eval ranks faces (face AP) and labelled detections (class AP) by the detector's score alike.
+    eval ranks faces (face AP) and labelled detections (class AP) by the detector's score alike. With
+    label_probs (a classifier's probability of each label), `score` is that probability.
     """
     faces = [{"box": [round(float(b[0]), 2), round(float(b[1]), 2), round(float(b[2] - b[0]), 2),
-                      round(float(b[3] - b[1]), 2)], "label": LABELS[int(lab)], "face_score": round(float(s), 5), "score": 1.0}
-             for b, s, lab in zip(boxes, scores, labels)]
+                      round(float(b[3] - b[1]), 2)],
+              "label": LABELS[int(lab)], "face_score": round(float(s), 5),
+              "score": 1.0 if label_probs is None else round(float(label_probs[k]), 5)}
+             for k, (b, s, lab) in enumerate(zip(boxes, scores, labels))]
     return json.dumps({"image": stem + ".jpg", "width": int(w), "height": int(h), "faces": faces})
