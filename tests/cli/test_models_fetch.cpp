@@ -28,6 +28,7 @@ TEST_CASE("models list names the known models", "[cli][models]") {
   REQUIRE(r.exit_code == 0);
   CHECK(r.out.find("yunet") != std::string::npos);
   CHECK(r.out.find(kYuNetFile) != std::string::npos);
+  CHECK(r.out.find("mask_detector.onnx") != std::string::npos);  // shipped with the project (models/)
 }
 
 TEST_CASE("models fetch from a local mirror checks size and sha256", "[cli][models]") {

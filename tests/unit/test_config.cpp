@@ -44,6 +44,8 @@ TEST_CASE("default config and every preset are valid", "[config]") {
   for (const auto& name : maskdetect::preset_names()) REQUIRE_NOTHROW(maskdetect::validate(maskdetect::preset(name)));
   CHECK(maskdetect::preset("webcam").detector.backend == DetectorBackend::blazeface_front);
   CHECK(maskdetect::preset("crowd").detector.backend == DetectorBackend::yunet);
+  CHECK(maskdetect::preset("mask_detector").detector.backend == DetectorBackend::mask_detector);
+  CHECK(maskdetect::preset("mask_detector").detector.score_threshold == 0.3f);
   CHECK(error_code_of([] { (void)maskdetect::preset("stadium"); }) == Errc::invalid_config);
 }
 

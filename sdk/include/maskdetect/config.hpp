@@ -13,6 +13,9 @@ enum class DetectorBackend {
   blazeface_front,  ///< MediaPipe BlazeFace short range, 128x128: near faces (webcam), fastest
   blazeface_back,   ///< MediaPipe BlazeFace full range, 256x256: farther faces; optional tiling
   yunet,            ///< OpenCV YuNet 2022mar via cv::FaceDetectorYN: crowds and CCTV (models fetch yunet)
+  /// The project's own face-and-mask detector (models/mask_detector.onnx, docs/detector.md), 512x512,
+  /// used as a face detector (score = its best label's score); the classifier labels its faces.
+  mask_detector,
 };
 
 [[nodiscard]] std::string_view to_string(DetectorBackend backend) noexcept;
@@ -23,7 +26,7 @@ struct DetectorConfig {
   /// A relative path in a YAML file is relative to that file.
   std::string model;
   /// Network input size in pixels. BlazeFace: fixed by the model (128 front, 256 back); 0 means that.
-  /// YuNet: the long side the frame is scaled to (0 means 640).
+  /// YuNet: the long side the frame is scaled to (0 means 640). mask_detector: fixed at 512; 0 means that.
   int input_size = 0;
   float score_threshold = 0.5f;  ///< faces below this detector confidence are dropped
   float nms_threshold = 0.3f;    ///< IoU above which overlapping detections are merged

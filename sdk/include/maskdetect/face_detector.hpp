@@ -32,7 +32,7 @@ class FaceDetector {
   /// Changes the confidence threshold from the next detect() on.
   virtual void set_score_threshold(float threshold) = 0;
 
-  /// "blazeface_front", "blazeface_back" or "yunet".
+  /// "blazeface_front", "blazeface_back", "yunet" or "mask_detector".
   [[nodiscard]] virtual std::string_view name() const = 0;
 
   /// Builds the back end `config.backend`, loading its model (config.model or the default file).

@@ -53,6 +53,7 @@ struct KnownModel {
 inline constexpr std::string_view kBlazeFaceFrontFile = "blazeface_front_128.onnx";
 inline constexpr std::string_view kBlazeFaceBackFile = "blazeface_back_256.onnx";
 inline constexpr std::string_view kYuNetFile = "face_detection_yunet_2022mar.onnx";
+inline constexpr std::string_view kMaskDetectorFile = "mask_detector.onnx";
 inline constexpr std::string_view kClassifierCardFile = "mask_classifier.yaml";
 
 }  // namespace maskdetect
