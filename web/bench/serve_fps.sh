@@ -75,7 +75,8 @@ run() {  # run NAME: prints fps and events/s over SECONDS_PER_RUN after a 5 s wa
 }
 
 i=0
-while [ "$i" -lt "$ROUNDS" ]; do
-  run off; run on; run dead
+while [ "$i" -lt "$ROUNDS" ]; do  # the order alternates so that a drift of the machine's load is not a trend
+  if [ $((i % 2)) -eq 0 ]; then run off; run on; run dead; else run dead; run on; run off; fi
+  echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
   i=$((i + 1))
 done
