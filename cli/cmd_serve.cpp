@@ -20,7 +20,6 @@
 #include "monitor.hpp"
 #include "serve_config.hpp"
 #include "server.hpp"
-#include "stream_hub.hpp"
 
 namespace maskdetect::cli {
 

@@ -9,7 +9,6 @@
 
 #include <fmt/format.h>
 
-#include "event_store.hpp"
 #include "maskdetect/error.hpp"
 #include "sqlite_statement.hpp"
 #include "state.hpp"
@@ -35,6 +34,8 @@ CREATE TABLE IF NOT EXISTS history(
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS history_t ON history(t);
 )sql";
+
+double unix_now() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
 std::int64_t minute_of(double t) { return static_cast<std::int64_t>(std::floor(t / 60.0)) * 60; }
 

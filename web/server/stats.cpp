@@ -15,7 +15,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr auto kFpsWindow = std::chrono::seconds(3);
 
-double unix_seconds() {
+double unix_seconds() noexcept {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 /// Set while the program loads: the process start for process_start_time_seconds.

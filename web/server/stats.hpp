@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -85,7 +86,9 @@ class Stats {
     std::string method;
     std::string handler;
     unsigned code = 0;
-    auto operator<=>(const RequestKey&) const = default;
+    bool operator<(const RequestKey& other) const {
+      return std::tie(method, handler, code) < std::tie(other.method, other.handler, other.code);
+    }
   };
 
   mutable std::mutex mutex_;

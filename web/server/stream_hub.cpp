@@ -145,6 +145,11 @@ void StreamHub::stop() {
   for (auto& source : sources_) {
     if (source->thread.joinable()) source->thread.join();
   }
+  // People still tracked end with the server: counted (history, people_total) and handed to on_track once more.
+  for (auto& source : sources_) {
+    for (auto& [id, person] : source->people) end_person(*source, person);
+    source->people.clear();
+  }
 }
 
 std::string StreamHub::description(std::size_t id) const { return sources_.at(id)->description; }
@@ -263,13 +268,23 @@ void StreamHub::capture(Source& source) {
   }
 }
 
-void StreamHub::report(Source& source, const detail::TrackedPerson& person) {
+void StreamHub::report(const Source& source, const detail::TrackedPerson& person) const {
   if (!hooks_.on_track) return;
   try {
     hooks_.on_track(to_person_track(source.name, source.id_offset, person));
   } catch (const std::exception& e) {  // a full disk must not stop the camera
     detail::log_line(fmt::format("camera {}: event not recorded: {}", source.name, e.what()));
   }
+}
+
+void StreamHub::end_person(Source& source, detail::TrackedPerson& person) {
+  // Counted once with the final vote; the monitor sees the track a last time.
+  person.track.active = false;
+  stats_.add_person(source.id + 1, person.track.label);
+  if (hooks_.history)
+    hooks_.history->add_person(source.name, person.track.last_seen + person.unix_offset, person.track.label);
+  report(source, person);
+  ++source.ended_since_restart;
 }
 
 void StreamHub::follow_people(Source& source, const FrameResult& result, const cv::Mat& clean, double t) {
@@ -305,13 +320,7 @@ void StreamHub::follow_people(Source& source, const FrameResult& result, const c
   }
   for (auto& [id, person] : source.people) {
     if (people.contains(id)) continue;
-    // Ended: counted once with the final vote; the monitor sees the track a last time.
-    person.track.active = false;
-    stats_.add_person(source.id + 1, person.track.label);
-    if (hooks_.history)
-      hooks_.history->add_person(source.name, person.track.last_seen + person.unix_offset, person.track.label);
-    report(source, person);
-    ++source.ended_since_restart;
+    end_person(source, person);
   }
   source.people = std::move(people);
   source.in_view = in_view;

@@ -63,7 +63,7 @@ class StreamHub {
   StreamHub& operator=(const StreamHub&) = delete;
 
   void start();
-  /// Stops and joins the capture threads. Idempotent.
+  /// Stops and joins the capture threads; people still tracked are counted and reported as ended. Idempotent.
   void stop();
 
   [[nodiscard]] std::size_t size() const noexcept { return sources_.size(); }
@@ -79,7 +79,9 @@ class StreamHub {
   void capture(Source& source);
   /// After a tracked frame: people tracked and ended, counts, on_track.
   void follow_people(Source& source, const FrameResult& result, const cv::Mat& clean, double t);
-  void report(Source& source, const detail::TrackedPerson& person);
+  void report(const Source& source, const detail::TrackedPerson& person) const;
+  /// A person's track ended (or the server stops): counted, reported a last time.
+  void end_person(Source& source, detail::TrackedPerson& person);
 
   Stats& stats_;
   int jpeg_quality_;
