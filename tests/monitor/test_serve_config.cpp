@@ -120,6 +120,13 @@ TEST_CASE("serve config: errors name the file, the line and the key", "[monitor]
   CHECK(error_of("retention:\n  max_size: lots\n").starts_with("serve.yaml:2: key 'retention.max_size'"));
   CHECK(error_of("detector:\n  score_threshold: 2\n").find("score_threshold") != std::string::npos);
   CHECK(error_of("cameras: [\n").starts_with("serve.yaml:"));
+  // A key that is itself a mapping or a list (found by tests/fuzz/server, serve_config): an error, not a YAML
+  // exception escaping the reader.
+  CHECK(error_of("cameras:\n  - {name: a, source: x}: 1\n") ==
+        "serve.yaml:2: key 'cameras[0]': a key must be a plain name, not a list or a mapping");
+  CHECK(error_of("[listen]: x\n") ==
+        "serve.yaml:1: key '(top level)': a key must be a plain name, not a list or a "
+        "mapping");
 }
 
 TEST_CASE("serve config: a file is told from a pipeline config; sizes parse", "[monitor]") {

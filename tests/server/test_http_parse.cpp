@@ -96,3 +96,44 @@ TEST_CASE("printable escapes what could forge a log line", "[server][http_parse]
   CHECK(printable("/\xff\x1b[31m\n") == "/\\xff\\x1b[31m\\x0a");
   CHECK(printable("a\\b") == "a\\x5cb");
 }
+
+TEST_CASE("history parameters: defaults, steps of whole minutes, ranges the store can answer", "[server][http_parse]") {
+  const double now = 1733300000.4;
+  const auto params = [now](const std::string& target_text, HistoryParams& out) {
+    Target target;
+    REQUIRE(parse_target(target_text, target));
+    return parse_history_params(target, now, out);
+  };
+  HistoryParams p;
+  REQUIRE_FALSE(params("/api/v1/history", p));
+  CHECK(p.camera.empty());
+  CHECK(p.step_s == 60);
+  CHECK(p.until == 1733300001);  // now, rounded up
+  CHECK(p.since == p.until - 3600);
+  REQUIRE_FALSE(params("/api/v1/history?camera=door&since=1733200000.9&until=1733290000&step=600", p));
+  CHECK(p.camera == "door");
+  CHECK(p.since == 1733200000);
+  CHECK(p.until == 1733290000);
+  CHECK(p.step_s == 600);
+  for (const char* bad : {"step=90", "step=0", "step=-60", "step=60s", "step=1e2", "since=yesterday", "since=nan",
+                          "until=1e300", "since=%205", "since=1733300000&until=1733300000",
+                          "since=0&until=1733300000"}) {  // the last: 28 million minutes > kMaxHistoryPoints
+    INFO(bad);
+    const auto error = params(std::string("/api/v1/history?") + bad, p);
+    REQUIRE(error);
+    CHECK_FALSE(error->empty());
+  }
+  // The widest range of one-minute steps is accepted; one more step is not.
+  const std::string until = std::to_string(1733300000 + 60 * kMaxHistoryPoints);
+  CHECK_FALSE(params("/api/v1/history?since=1733300000&until=" + until, p));
+  CHECK(params("/api/v1/history?since=1733299999&until=" + until, p));
+}
+
+TEST_CASE("percent_encode keeps unreserved characters and escapes every other byte", "[server][http_parse]") {
+  CHECK(percent_encode("door-1_a.b~") == "door-1_a.b~");
+  CHECK(percent_encode("a&b=c d/%") == "a%26b%3Dc%20d%2F%25");
+  CHECK(percent_encode("\xff\x01") == "%FF%01");
+  Target t;  // what it writes decodes back to the same value
+  REQUIRE(parse_target("/x?v=" + percent_encode("caf\xc3\xa9 & co"), t));
+  CHECK(t.param("v") == "caf\xc3\xa9 & co");
+}

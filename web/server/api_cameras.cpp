@@ -18,19 +18,6 @@ ApiAnswer bad_request(std::string_view message) {
   return ApiAnswer{400, "application/json", detail::error_json(400, "bad_request", message), {}};
 }
 
-/// Unix seconds (an integer or a decimal number); false when malformed.
-bool parse_seconds(const std::string& text, std::int64_t& out) {
-  try {
-    std::size_t used = 0;
-    const double v = std::stod(text, &used);
-    if (used != text.size() || !std::isfinite(v) || std::fabs(v) > 1e13) return false;
-    out = static_cast<std::int64_t>(std::floor(v));
-    return true;
-  } catch (const std::exception&) {
-    return false;
-  }
-}
-
 nlohmann::json optional_json(double value) { return value < 0.0 ? nlohmann::json(nullptr) : nlohmann::json(value); }
 
 }  // namespace
@@ -65,29 +52,14 @@ std::string cameras_json(const detail::ServerState& state) {
 }
 
 ApiAnswer handle_history_api(const detail::ServerState& state, const detail::Target& target, double now) {
-  HistoryQuery q;
-  q.camera = target.param("camera");
+  detail::HistoryParams params;
+  if (auto error = detail::parse_history_params(target, now, params)) return bad_request(*error);
+  const HistoryQuery q{.camera = params.camera, .since = params.since, .until = params.until, .step_s = params.step_s};
   if (!q.camera.empty() && !state.camera_index(q.camera))
     return ApiAnswer{404,
                      "application/json",
                      detail::error_json(404, "not_found", fmt::format("there is no camera '{}'", q.camera)),
                      {}};
-  if (const std::string step = target.param("step"); !step.empty()) {
-    const auto [end, ec] = std::from_chars(step.data(), step.data() + step.size(), q.step_s);
-    if (ec != std::errc() || end != step.data() + step.size() || q.step_s < 60 || q.step_s % 60 != 0)
-      return bad_request("step must be a whole number of seconds, a multiple of 60");
-  }
-  q.until = static_cast<std::int64_t>(std::ceil(now));
-  if (const std::string until = target.param("until"); !until.empty() && !parse_seconds(until, q.until))
-    return bad_request("until must be a Unix time in seconds");
-  q.since = q.until - 3600;
-  if (const std::string since = target.param("since"); !since.empty() && !parse_seconds(since, q.since))
-    return bad_request("since must be a Unix time in seconds");
-  if (q.since >= q.until) return bad_request("since must be before until");
-  if ((q.until - q.since + q.step_s - 1) / q.step_s > kMaxHistoryPoints)
-    return bad_request(
-        fmt::format("at most {} points per camera: widen step or narrow since..until", kMaxHistoryPoints));
-
   std::map<std::string, std::vector<HistoryPoint>> series;
   if (state.options.history) series = state.options.history->query(q);
   nlohmann::json doc = {

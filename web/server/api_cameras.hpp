@@ -18,7 +18,4 @@ namespace maskdetect::server {
 /// Answers GET /api/v1/history. `now` is the current Unix time (the defaults of since and until).
 [[nodiscard]] ApiAnswer handle_history_api(const detail::ServerState& state, const detail::Target& target, double now);
 
-/// The most points one camera's series may have (a wider range needs a larger step).
-inline constexpr std::int64_t kMaxHistoryPoints = 2000;
-
 }  // namespace maskdetect::server

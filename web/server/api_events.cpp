@@ -86,7 +86,8 @@ ApiAnswer handle_events_api(EventStore* store, std::string_view method, const de
     if (page.next_before) {
       nlohmann::json next = fmt::format("/api/v1/events?limit={}&before={}", q.limit, *page.next_before);
       for (const char* key : {"camera", "label", "since", "until"})
-        if (const std::string v = target.param(key); !v.empty()) next = next.get<std::string>() + "&" + key + "=" + v;
+        if (const std::string v = target.param(key); !v.empty())
+          next = next.get<std::string>() + "&" + key + "=" + detail::percent_encode(v);
       body += next.dump();
     } else {
       body += "null";

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
@@ -300,6 +301,58 @@ std::optional<float> parse_control_message(std::string_view text) {
   const double value = it->get<double>();
   if (!std::isfinite(value) || value < 0.0 || value > 1.0) return std::nullopt;
   return static_cast<float>(value);
+}
+
+namespace {
+
+/// Unix seconds (an integer or a decimal number, nothing around it); false when malformed or out of range.
+bool parse_seconds(const std::string& text, std::int64_t& out) {
+  double v = 0.0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || !std::isfinite(v) || std::fabs(v) > 1e13)
+    return false;
+  out = static_cast<std::int64_t>(std::floor(v));
+  return true;
+}
+
+}  // namespace
+
+std::string percent_encode(std::string_view text) {
+  static constexpr std::string_view kHex = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (std::isalnum(byte) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[byte >> 4U];
+      out += kHex[byte & 0x0FU];
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> parse_history_params(const Target& target, double now, HistoryParams& out) {
+  out.camera = target.param("camera");
+  out.step_s = 60;
+  if (const std::string step = target.param("step"); !step.empty()) {
+    const auto [end, ec] = std::from_chars(step.data(), step.data() + step.size(), out.step_s);
+    if (ec != std::errc() || end != step.data() + step.size() || out.step_s < 60 || out.step_s % 60 != 0)
+      return "step must be a whole number of seconds, a multiple of 60";
+  }
+  out.until = static_cast<std::int64_t>(std::ceil(now));
+  if (const std::string until = target.param("until"); !until.empty() && !parse_seconds(until, out.until))
+    return "until must be a Unix time in seconds";
+  out.since = out.until - 3600;
+  if (const std::string since = target.param("since"); !since.empty() && !parse_seconds(since, out.since))
+    return "since must be a Unix time in seconds";
+  if (out.since >= out.until) return "since must be before until";
+  // Both within +-1e13 s, so the difference cannot overflow; step_s >= 60.
+  if ((out.until - out.since + out.step_s - 1) / out.step_s > kMaxHistoryPoints)
+    return "at most " + std::to_string(kMaxHistoryPoints) + " points per camera: widen step or narrow since..until";
+  return std::nullopt;
 }
 
 }  // namespace maskdetect::server::detail

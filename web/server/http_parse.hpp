@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -64,6 +65,24 @@ struct Target {
 
 /// "<id>/<rest>" after /api/v1/streams/: the id and the rest; false when the id is not a number.
 [[nodiscard]] bool split_stream_path(std::string_view tail, std::size_t& id, std::string_view& rest);
+
+/// `text` as a query-parameter value: RFC 3986 unreserved characters kept, every other byte as %XX.
+[[nodiscard]] std::string percent_encode(std::string_view text);
+
+/// The most points GET /api/v1/history returns per camera ((until - since) / step).
+inline constexpr std::int64_t kMaxHistoryPoints = 2000;
+
+/// The parameters of GET /api/v1/history (camera, step, since, until), checked: step a whole number of seconds
+/// and a multiple of 60 (default 60), since/until Unix seconds (defaults now - 3600 and now), since before
+/// until, at most kMaxHistoryPoints steps. nullopt on success (`camera` .. `step_s` set), else the message of
+/// a 400. Does not check that the camera exists.
+struct HistoryParams {
+  std::string camera;
+  std::int64_t since = 0;
+  std::int64_t until = 0;
+  std::int64_t step_s = 60;
+};
+[[nodiscard]] std::optional<std::string> parse_history_params(const Target& target, double now, HistoryParams& out);
 
 /// A WebSocket text control message {"threshold": x} with x in [0, 1]: x, else nullopt.
 [[nodiscard]] std::optional<float> parse_control_message(std::string_view text);

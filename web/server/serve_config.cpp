@@ -42,6 +42,12 @@ class Reader {
     }
   }
 
+  /// A mapping's key: a plain scalar (`{a: 1}: x` or `[a]: x` is an error naming `where`, not a YAML exception).
+  std::string key(const YAML::Node& node, std::string_view where) const {
+    if (!node.IsScalar()) fail(node, where, "a key must be a plain name, not a list or a mapping");
+    return node.Scalar();
+  }
+
   std::string text(const YAML::Node& node, std::string_view key) const {
     return value<std::string>(node, key, "a string");
   }
@@ -86,7 +92,7 @@ std::string resolve(const std::string& value, const std::filesystem::path& base_
 void read_retention(const Reader& r, const YAML::Node& map, ServeConfig& c) {
   r.expect_map(map, "retention");
   for (const auto& item : map) {
-    const auto key = item.first.as<std::string>();
+    const auto key = r.key(item.first, "retention");
     const std::string full = "retention." + key;
     if (key == "max_age_days") {
       c.max_age_days = r.number(item.second, full, 0.0, 36500.0);
@@ -105,7 +111,7 @@ void read_mqtt(const Reader& r, const YAML::Node& map, MqttConfig& m) {
   r.expect_map(map, "mqtt");
   m.enabled = true;
   for (const auto& item : map) {
-    const auto key = item.first.as<std::string>();
+    const auto key = r.key(item.first, "mqtt");
     const std::string full = "mqtt." + key;
     const YAML::Node& v = item.second;
     if (key == "enabled")
@@ -162,7 +168,7 @@ void read_webhooks(const Reader& r, const YAML::Node& list, ServeConfig& c) {
     r.expect_map(hook, at);
     WebhookConfig w;
     for (const auto& item : hook) {
-      const auto key = item.first.as<std::string>();
+      const auto key = r.key(item.first, at);
       const std::string full = at + "." + key;
       const YAML::Node& v = item.second;
       if (key == "url") {
@@ -190,7 +196,7 @@ void read_webhooks(const Reader& r, const YAML::Node& list, ServeConfig& c) {
 void read_events(const Reader& r, const YAML::Node& map, const std::string& at, EventRuleConfig& e) {
   r.expect_map(map, at);
   for (const auto& item : map) {
-    const auto key = item.first.as<std::string>();
+    const auto key = r.key(item.first, at);
     const std::string full = at + "." + key;
     const YAML::Node& v = item.second;
     if (key == "labels") {
@@ -221,7 +227,7 @@ void read_cameras(const Reader& r, const YAML::Node& list, ServeConfig& c, const
     camera.line = cam.Mark().line + 1;
     camera.base_dir = base_dir;
     for (const auto& item : cam) {
-      const auto key = item.first.as<std::string>();
+      const auto key = r.key(item.first, at);
       const std::string full = at + "." + key;
       const YAML::Node& v = item.second;
       if (key == "name") {
@@ -320,7 +326,7 @@ ServeConfig parse_serve_config(std::string_view yaml, std::string_view origin, c
   r.expect_map(root, "(top level)");
   YAML::Node pipeline(YAML::NodeType::Map);
   for (const auto& item : root) {
-    const auto key = item.first.as<std::string>();
+    const auto key = r.key(item.first, "(top level)");
     const YAML::Node& v = item.second;
     if (key == "listen")
       c.listen = r.text(v, key);

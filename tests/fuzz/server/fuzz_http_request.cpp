@@ -1,6 +1,7 @@
 // Fuzz target: an HTTP request as the server reads it. Beast parses the bytes (header and body limits as in
 // the server); then the target, query, Authorization, Content-Type and multipart body go through the same
-// functions the server calls (web/server/http_parse.hpp), and the request line through the log redaction.
+// functions the server calls (web/server/http_parse.hpp), the history query's parameters included, and the
+// request line through the log redaction.
 // Invariants checked: nothing throws, an accepted path is valid UTF-8 without a ".." segment, error JSON
 // always parses, a multipart part lies inside the body.
 #include <cstddef>
@@ -36,6 +37,11 @@ void exercise_target(std::string_view raw) {
     float threshold = 0.0f;
     if (parse_threshold(target.param("threshold"), 0.5f, threshold)) check(threshold >= 0.0f && threshold <= 1.0f);
     (void)authorized("s3cret", "", target.param("token"));
+    HistoryParams history;
+    if (!parse_history_params(target, 1.7e9, history)) {  // accepted: a range the history store can answer
+      check(history.step_s >= 60 && history.step_s % 60 == 0 && history.since < history.until);
+      check((history.until - history.since + history.step_s - 1) / history.step_s <= kMaxHistoryPoints);
+    }
   }
   // Error messages echo the path; the JSON must stay valid whatever the bytes.
   const std::string doc = error_json(404, "not_found", std::string("no file at ") + std::string(raw));
