@@ -195,19 +195,7 @@ void blur_region(cv::Mat& image, cv::Rect box) {
 
 }  // namespace
 
-struct EventStore::Db {
-  sqlite3* handle = nullptr;
-  fs::path path;
-  ~Db() { sqlite3_close_v2(handle); }
-  void exec(std::string_view sql) const {
-    char* message = nullptr;
-    if (sqlite3_exec(handle, std::string(sql).c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
-      const std::string text = message != nullptr ? message : "unknown error";
-      sqlite3_free(message);
-      throw Error(Errc::io, fmt::format("{}: SQLite error: {}", path.string(), text));
-    }
-  }
-};
+struct EventStore::Db : detail::Database {};
 
 EventStore::EventStore(Options options) : options_(std::move(options)) {
   std::error_code ec;

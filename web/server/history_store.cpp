@@ -58,19 +58,7 @@ std::optional<double> HistoryPoint::compliance() const noexcept {
   return static_cast<double>(people[static_cast<std::size_t>(MaskLabel::mask)]) / static_cast<double>(total);
 }
 
-struct HistoryStore::Db {
-  sqlite3* handle = nullptr;
-  fs::path path;
-  ~Db() { sqlite3_close_v2(handle); }
-  void exec(std::string_view sql) const {
-    char* message = nullptr;
-    if (sqlite3_exec(handle, std::string(sql).c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
-      const std::string text = message != nullptr ? message : "unknown error";
-      sqlite3_free(message);
-      throw Error(Errc::io, fmt::format("{}: SQLite error: {}", path.string(), text));
-    }
-  }
-};
+struct HistoryStore::Db : detail::Database {};
 
 HistoryStore::HistoryStore(Options options) : options_(std::move(options)) {
   std::error_code ec;

@@ -1,5 +1,5 @@
-// sqlite_statement.hpp - a prepared SQLite statement, finalized on scope exit; errors become
-// maskdetect::Error(io) naming the database. Shared by the event and history stores (internal).
+// sqlite_statement.hpp - an open SQLite database and a prepared statement, each released on scope exit; errors
+// become maskdetect::Error(io) naming the database. Shared by the event and history stores (internal).
 #pragma once
 
 #include <sqlite3.h>
@@ -14,6 +14,25 @@
 #include "maskdetect/error.hpp"
 
 namespace maskdetect::server::detail {
+
+/// An open database connection (`handle` set by the owner's sqlite3_open_v2), closed on scope exit.
+struct Database {
+  sqlite3* handle = nullptr;
+  std::filesystem::path path;  ///< named in errors
+  Database() = default;
+  ~Database() { sqlite3_close_v2(handle); }
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+  /// Runs SQL without results; throws Error(io) with SQLite's message.
+  void exec(std::string_view sql) const {
+    char* message = nullptr;
+    if (sqlite3_exec(handle, std::string(sql).c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
+      const std::string text = message != nullptr ? message : "unknown error";
+      sqlite3_free(message);
+      throw Error(Errc::io, fmt::format("{}: SQLite error: {}", path.string(), text));
+    }
+  }
+};
 
 /// A prepared statement, finalized on scope exit.
 class Statement {
