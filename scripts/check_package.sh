@@ -42,14 +42,19 @@ if grep -E '^/usr/lib/libmaskdetect|^/usr/share/maskdetect/web' "$work/files.txt
   echo "check_package: a library outside the multiarch folder, or the embedded web assets installed again" >&2
   exit 1
 fi
-dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/share/doc/maskdetect/copyright | grep -q '^Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/'
+# Whole streams go to files before any grep -q or head reads them: a reader that stops early would kill the
+# writer with SIGPIPE, which pipefail turns into a failed check.
+dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/share/doc/maskdetect/copyright > "$work/copyright"
+grep -q '^Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/' "$work/copyright" ||
+  { echo "check_package: /usr/share/doc/maskdetect/copyright is not machine-readable (DEP-5)" >&2; exit 1; }
 sudo_cmd=""
 [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
 $sudo_cmd apt-get install -y -qq "$deb"
 /usr/bin/maskdetect --version
 # The man page as packaged (images may exclude /usr/share/man from installs).
 dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/share/man/man1/maskdetect.1.gz | gunzip > "$work/maskdetect.1"
-MANWIDTH=100 man -l "$work/maskdetect.1" | tee "$work/man.txt" | head -20
+MANWIDTH=100 man -l "$work/maskdetect.1" > "$work/man.txt"
+sed -n 1,20p "$work/man.txt"
 grep -q 'real-time face-mask detection' "$work/man.txt"
 grep -q 'EXIT STATUS' "$work/man.txt"
 pkg-config --exists maskdetect && pkg-config --modversion maskdetect
