@@ -113,3 +113,48 @@ TEST_CASE("pipeline stop() ends next() and a blocked reader") {
   pipeline.reset();  // joins the reader, which was waiting for room
   CHECK(reads.load() < 10);
 }
+
+TEST_CASE("pipeline next_for() times out while a read blocks, then delivers, then reports the end") {
+  // A live source in an outage: its read blocks until the camera is back (here: until `back` is set).
+  std::atomic<bool> back{false};
+  std::atomic<int> reads{0};
+  FramePipeline pipeline(
+      [&](Frame& frame) {
+        const int i = reads++;
+        if (i == 1) {
+          while (!back.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        if (i == 2) return ReadStatus::end;
+        frame.index = i;
+        frame.bgr = cv::Mat(2, 2, CV_8UC3, cv::Scalar::all(i));
+        return ReadStatus::ok;
+      },
+      {.capacity = 2, .drop_oldest = true});
+  using Wait = FramePipeline::Wait;
+  using std::chrono::milliseconds;
+  PipelineItem item;
+  REQUIRE(pipeline.next_for(item, milliseconds(5000)) == Wait::item);
+  CHECK(item.frame.index == 0);
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(pipeline.next_for(item, milliseconds(100)) == Wait::timeout);
+  CHECK(std::chrono::steady_clock::now() - start >= milliseconds(100));
+  CHECK(item.frame.index == 0);  // untouched by a timeout
+  back = true;
+  REQUIRE(pipeline.next_for(item, milliseconds(5000)) == Wait::item);
+  CHECK(item.frame.index == 1);
+  REQUIRE(pipeline.next_for(item, milliseconds(5000)) == Wait::item);
+  CHECK(item.status == ReadStatus::end);
+  CHECK(pipeline.next_for(item, milliseconds(5000)) == Wait::done);
+  CHECK_FALSE(pipeline.next(item));
+}
+
+TEST_CASE("pipeline next_for() rethrows a reader's exception and returns done after stop()") {
+  FramePipeline failing([](Frame&) -> ReadStatus { throw std::runtime_error("camera unplugged"); }, {});
+  PipelineItem item;
+  CHECK_THROWS_WITH(failing.next_for(item, std::chrono::milliseconds(5000)), "camera unplugged");
+
+  std::atomic<int> reads{0};
+  FramePipeline pipeline(counting_reader(1000000, reads), {.capacity = 1});
+  pipeline.stop();
+  CHECK(pipeline.next_for(item, std::chrono::milliseconds(5000)) == FramePipeline::Wait::done);
+}

@@ -70,16 +70,27 @@ void FramePipeline::run() {
 bool FramePipeline::next(PipelineItem& item) {
   std::unique_lock lock(mutex_);
   ready_.wait(lock, [this] { return stopping_ || !queue_.empty() || finished_; });
-  if (stopping_) return false;
+  return take(item) == Wait::item;
+}
+
+FramePipeline::Wait FramePipeline::next_for(PipelineItem& item, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  if (!ready_.wait_for(lock, timeout, [this] { return stopping_ || !queue_.empty() || finished_; }))
+    return Wait::timeout;
+  return take(item);
+}
+
+FramePipeline::Wait FramePipeline::take(PipelineItem& item) {
+  if (stopping_) return Wait::done;
   if (queue_.empty()) {
     // Finished with nothing left: the end item was already delivered, or the reader threw.
     if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
-    return false;
+    return Wait::done;
   }
   item = std::move(queue_.front());
   queue_.pop_front();
   room_.notify_one();
-  return true;
+  return Wait::item;
 }
 
 void FramePipeline::recycle(PipelineItem& item) {

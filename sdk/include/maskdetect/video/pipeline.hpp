@@ -10,6 +10,7 @@
 //   while (pipeline.next(item)) { ... item.frame, item.status, item.read_ms ...; pipeline.recycle(item); }
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -54,6 +55,16 @@ class FramePipeline {
   /// false at once after stop(). An exception thrown by the reader is rethrown here.
   [[nodiscard]] bool next(PipelineItem& item);
 
+  /// What next_for() found.
+  enum class Wait {
+    item,     ///< an item was delivered, as next() would have returned true
+    timeout,  ///< none came within the time given: the reader is still reading (a camera in an outage)
+    done,     ///< as next() would have returned false
+  };
+  /// next() that waits at most `timeout`: a live source whose reads block (a camera waiting out an outage)
+  /// lets its consumer notice time passing without a frame. Rethrows the reader's exception like next().
+  [[nodiscard]] Wait next_for(PipelineItem& item, std::chrono::milliseconds timeout);
+
   /// Hands a frame's buffers back to the reader so that the next decode reuses them (optional).
   void recycle(PipelineItem& item);
 
@@ -65,6 +76,7 @@ class FramePipeline {
 
  private:
   void run();
+  [[nodiscard]] Wait take(PipelineItem& item);  // with mutex_ held, once ready_'s condition holds
 
   Reader reader_;
   PipelineOptions options_;
