@@ -459,3 +459,72 @@ TEST_CASE("serve: a stream absent at start-up is reported down and recovers when
               recovered_s, info["downtime_s"].get<double>());
   serve.kill_now(SIGTERM);
 }
+
+TEST_CASE("serve: a stream that stops ends the people it tracked: counted at once, in view no more",
+          "[reconnect][server]") {
+  REQUIRE_FFMPEG();
+  MASKDETECT_REQUIRE_DATA(detection_images_dir());
+  TempDir tmp;
+  // A clip of a dataset picture with faces (made here, never committed), served on a loop by ffmpeg.
+  cv::Mat picture = cv::imread(sample_images(1).at(0).string());
+  REQUIRE(!picture.empty());
+  cv::resize(picture, picture, cv::Size(640, 480));
+  const fs::path clip = tmp / "faces.avi";
+  {
+    cv::VideoWriter writer(clip.string(), cv::CAP_OPENCV_MJPEG, cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), 10.0,
+                           picture.size());
+    REQUIRE(writer.isOpened());
+    for (int i = 0; i < 20; ++i) writer.write(picture);
+  }
+  const int stream_port = free_local_port();
+  const std::string url = "http://127.0.0.1:" + std::to_string(stream_port) + "/";
+  auto ffmpeg = std::make_unique<Child>(
+      std::vector<std::string>{kFfmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1",
+                               "-i", clip.string(), "-f", "mpegts", "-listen", "1", url},
+      tmp / "ffmpeg.log");
+  REQUIRE(wait_for_port_listening(stream_port));
+
+  const fs::path port_file = tmp / "port";
+  const fs::path log = tmp / "serve.log";
+  Child serve({MASKDETECT_TEST_CLI, "--detector", "blazeface_back", "serve", "--listen", "127.0.0.1:0", "--port-file",
+               port_file.string(), "--data-dir", (tmp / "data").string(), "--source", url},
+              log);
+  REQUIRE(wait_until([&] { return fs::exists(port_file) && !read_text(port_file).empty(); }, 30s));
+  const int port = std::stoi(read_text(port_file));
+  auto camera = [port] {
+    const auto [status, body] = http_get(port, "/api/v1/cameras");
+    return status == 200 ? nlohmann::json::parse(body)["cameras"][0] : nlohmann::json::object();
+  };
+  auto in_view = [](const nlohmann::json& c) { return c.value("in_view", std::int64_t{-1}); };
+  // People counted in the history (and maskdetect_people_total) when their track ends; the camera's own
+  // totals already include whoever is tracked now.
+  auto counted = [port] {
+    const auto [status, body] = http_get(port, "/api/v1/history");
+    if (status != 200) return std::int64_t{-1};
+    const nlohmann::json doc = nlohmann::json::parse(body);
+    std::int64_t n = 0;
+    for (const auto& point : doc["cameras"][0]["points"]) n += point["people"].get<std::int64_t>();
+    return n;
+  };
+
+  // People in view (the faces never leave the looped picture).
+  REQUIRE(wait_until([&] { return in_view(camera()) >= 1; }, 45s));
+  const nlohmann::json before = camera();
+  INFO(before.dump());
+  const std::int64_t counted_before = counted();
+
+  ffmpeg->kill_now(SIGKILL);  // the camera goes dark; the server waits for it to come back
+  const auto killed = Clock::now();
+  REQUIRE(wait_until([&] { return in_view(camera()) == 0; }, 20s));
+  const double gone_s = seconds(Clock::now() - killed);
+  const nlohmann::json after = camera();
+  INFO(after.dump());
+  const std::int64_t counted_after = counted();
+  CHECK(counted_after > counted_before);  // those tracked when it stopped are counted now, not when it returns
+  // Nobody is tracked any more: the camera's totals (ended + tracked now) are the people the history counted.
+  CHECK(after["people"]["total"].get<std::int64_t>() == counted_after);
+  CHECK(count_of(read_text(log), "the people it tracked are counted as gone") == 1);
+  std::printf("serve: people of a stopped stream counted as gone %.1f s after it stopped (history %lld -> %lld)\n",
+              gone_s, static_cast<long long>(counted_before), static_cast<long long>(counted_after));
+  serve.kill_now(SIGTERM);
+}

@@ -28,6 +28,10 @@ namespace {
 /// it keeps every ended person, so a server running for months would otherwise grow without bound.
 constexpr std::int64_t kPeoplePerTracker = 256;
 
+/// A live camera that has sent no frame for this long (an outage, a frozen stream) ends everyone it tracked:
+/// they are counted and reported now, not when frames come back, and come back as new people.
+constexpr std::chrono::seconds kNoFramesEndsPeople{5};
+
 }  // namespace
 
 /// A confirmed track as last matched: what on_track needs when it ends (the person may be gone from the
@@ -207,7 +211,19 @@ void StreamHub::capture(Source& source) {
             video::PipelineOptions{.capacity = 2, .drop_oldest = frames->is_live()});
       }
       video::PipelineItem item;
-      const video::ReadStatus status = pipeline->next(item) ? item.status : video::ReadStatus::end;
+      video::ReadStatus status = video::ReadStatus::end;
+      if (frames->is_live()) {  // a live source blocks in its outages: wake up now and then to notice one
+        const auto wait = pipeline->next_for(item, std::chrono::seconds(1));
+        if (wait == video::FramePipeline::Wait::timeout) {
+          if (!source.people.empty() && source.previous_frame &&
+              Clock::now() - *source.previous_frame >= kNoFramesEndsPeople)
+            end_all_people(source);
+          continue;
+        }
+        if (wait == video::FramePipeline::Wait::item) status = item.status;
+      } else if (pipeline->next(item)) {
+        status = item.status;
+      }
       video::Frame& frame = item.frame;
       if (status == video::ReadStatus::end || status == video::ReadStatus::failed) {
         // Files play on a loop. A live source waits its outages out itself: it ends only when stopped.
@@ -325,12 +341,24 @@ void StreamHub::follow_people(Source& source, const FrameResult& result, const c
   source.people = std::move(people);
   source.in_view = in_view;
   stats_.set_tracked(source.id + 1, tracked, in_view);
-  if (tracker.tracks().empty() && source.ended_since_restart >= kPeoplePerTracker) {
-    source.detector->set_tracking(TrackingOptions{});
-    source.id_offset += source.max_id;
-    source.max_id = 0;
-    source.ended_since_restart = 0;
-  }
+  if (tracker.tracks().empty() && source.ended_since_restart >= kPeoplePerTracker) restart_tracker(source);
+}
+
+void StreamHub::restart_tracker(Source& source) {
+  source.detector->set_tracking(TrackingOptions{});
+  source.id_offset += source.max_id;
+  source.max_id = 0;
+  source.ended_since_restart = 0;
+}
+
+void StreamHub::end_all_people(Source& source) {
+  for (auto& [id, person] : source.people) end_person(source, person);
+  source.people.clear();
+  source.in_view = 0;
+  stats_.set_tracked(source.id + 1, {}, 0);
+  restart_tracker(source);  // its tracks would otherwise go on, and be counted again, when frames return
+  detail::log_line(fmt::format("camera {}: no frame for {} s, the people it tracked are counted as gone", source.name,
+                               kNoFramesEndsPeople.count()));
 }
 
 }  // namespace maskdetect::server

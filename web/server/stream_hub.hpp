@@ -82,6 +82,10 @@ class StreamHub {
   void report(const Source& source, const detail::TrackedPerson& person) const;
   /// A person's track ended (or the server stops): counted, reported a last time.
   void end_person(Source& source, detail::TrackedPerson& person);
+  /// A live camera sent no frame for a while: everyone it tracked ends, and its tracker starts again.
+  void end_all_people(Source& source);
+  /// A new tracker; person ids go on from the old one's.
+  void restart_tracker(Source& source);
 
   Stats& stats_;
   int jpeg_quality_;
