@@ -169,7 +169,7 @@ void read_webhooks(const Reader& r, const YAML::Node& list, ServeConfig& c) {
     WebhookConfig w;
     for (const auto& item : hook) {
       const auto key = r.key(item.first, at);
-      const std::string full = at + "." + key;
+      const std::string full = fmt::format("{}.{}", at, key);
       const YAML::Node& v = item.second;
       if (key == "url") {
         w.url = r.text(v, full);
@@ -197,7 +197,7 @@ void read_events(const Reader& r, const YAML::Node& map, const std::string& at, 
   r.expect_map(map, at);
   for (const auto& item : map) {
     const auto key = r.key(item.first, at);
-    const std::string full = at + "." + key;
+    const std::string full = fmt::format("{}.{}", at, key);
     const YAML::Node& v = item.second;
     if (key == "labels") {
       e.labels.clear();
@@ -228,7 +228,7 @@ void read_cameras(const Reader& r, const YAML::Node& list, ServeConfig& c, const
     camera.base_dir = base_dir;
     for (const auto& item : cam) {
       const auto key = r.key(item.first, at);
-      const std::string full = at + "." + key;
+      const std::string full = fmt::format("{}.{}", at, key);
       const YAML::Node& v = item.second;
       if (key == "name") {
         camera.name = r.text(v, full);
