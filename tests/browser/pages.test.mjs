@@ -2,7 +2,8 @@
 // cameras looping clips made from dataset images, a token, a fresh data folder), at desktop width and at
 // 390 px (a phone):
 //  - Cameras: one card per camera of GET /api/v1/cameras, its MJPEG displayed, table headers, the counts the
-//    API gives; the theme switch (light/dark, kept across a reload);
+//    API gives; a third camera whose stream URL nobody serves shows as down; the theme switch (light/dark,
+//    kept across a reload);
 //  - Events: the table of GET /api/v1/events, paging with `next`, the label filter, a row enlarged (the clean
 //    snapshot and the crop), DELETE with the token;
 //  - History: uPlot charts of GET /api/v1/history with axes, legend and a tooltip, the 24 h range.
@@ -10,6 +11,7 @@
 // page that says "not available": web/ui/common.js unavailable().) Screenshots in $MASKDETECT_BROWSER_OUT: {grid,events,event,history,live}-{desktop,phone}.png,
 // grid-dark.png.
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 
 import { check, failures, finish, launch, makeClip, names, newPage, outDir, requirements, startServer, stopServer,
@@ -22,6 +24,14 @@ const door = path.join(work, 'door.avi');
 const hall = path.join(work, 'hall.avi');
 makeClip({ avi: door });
 makeClip({ avi: hall, pictures: [...names].reverse() });
+// A port nothing listens on: the stream camera "gate" stays down (the server keeps reconnecting).
+const closedPort = await new Promise((resolve) => {
+  const probe = net.createServer().listen(0, '127.0.0.1', () => {
+    const { port } = probe.address();
+    probe.close(() => resolve(port));
+  });
+});
+const DOWN = 'gate';
 const config = path.join(work, 'serve.yaml');
 fs.writeFileSync(config, `token: ${TOKEN}
 data_dir: ${path.join(work, 'data')}
@@ -34,6 +44,8 @@ cameras:
     source: ${hall}
     fps: 5
     events: {labels: [no_mask, incorrect], min_seen_s: 0.5, cooldown_s: 1}
+  - name: ${DOWN}
+    source: http://127.0.0.1:${closedPort}/live
 `);
 
 let server;
@@ -64,11 +76,19 @@ async function tablesHaveHeaders(page, what) {
 async function gridPage(page, view, cameras) {
   await page.goto(url('grid'));
   const expected = cameras.body.cameras.map((c) => c.name);
-  // Every card shows its camera's MJPEG.
-  await page.waitForFunction((n) => {
-    const imgs = [...document.querySelectorAll('.camera-card img[alt^="Live view"]')];
-    return imgs.length === n && imgs.every((i) => i.naturalWidth > 0);
-  }, expected.length, { timeout: 60000 });
+  // Every card of a camera that is up shows its MJPEG; the camera nobody serves says it is down.
+  const shows = await page.waitForFunction(([n, down]) => {
+    const cards = [...document.querySelectorAll('.camera-card')];
+    return cards.length === n && cards.every((card) => {
+      const img = card.querySelector('img[alt^="Live view"]');
+      const note = card.querySelector('.view-message');
+      if (card.dataset.camera === down)
+        return card.dataset.state === 'down' && !note.hidden && note.textContent === 'camera down' &&
+          card.querySelector('.badge').textContent === 'down';
+      return img.naturalWidth > 0;
+    });
+  }, [expected.length, DOWN], { timeout: 60000 }).then(() => true, () => false);
+  check(shows, `grid (${view}): live views of the cameras that are up, "camera down" on ${DOWN}`);
   const shown = await page.$$eval('.camera-card', (cards) => cards.map((c) => c.dataset.camera));
   check(JSON.stringify(shown) === JSON.stringify(expected), `grid (${view}): one card per camera (${shown})`);
   // The counts on the cards are the API's (the page refreshes every 2 s: wait until a refresh matches).
@@ -88,7 +108,7 @@ async function gridPage(page, view, cameras) {
   await noOverflow(page, `grid (${view})`);
   await shot(page, `grid-${view}`);
   // A card's "events" link: the Events page filtered on that camera.
-  const name = expected[expected.length - 1];
+  const name = expected.filter((c) => c !== DOWN).at(-1);
   await page.click(`.camera-card[data-camera="${name}"] a[href^="#events"]`);
   await page.waitForFunction((camera) => location.hash === '#events?camera=' + camera &&
     document.getElementById('filter-camera').value === camera &&
@@ -239,8 +259,9 @@ try {
   await page.reload();
   const kept = await page.getAttribute('html', 'data-bs-theme');
   check(before !== after && kept === after, `theme: ${before} -> ${after}, kept after a reload (${kept})`);
-  await page.waitForFunction(() => document.querySelectorAll('.camera-card').length > 0 &&
-    [...document.querySelectorAll('.camera-card img[alt^="Live view"]')].every((i) => i.naturalWidth > 0), null, { timeout: 30000 });
+  await page.waitForFunction((down) => document.querySelectorAll('.camera-card').length > 0 &&
+    [...document.querySelectorAll('.camera-card')].filter((c) => c.dataset.camera !== down)
+      .every((c) => c.querySelector('img[alt^="Live view"]').naturalWidth > 0), DOWN, { timeout: 30000 });
   await shot(page, after === 'dark' ? 'grid-dark' : 'grid-light');
   console.log(`screenshots in ${outDir}`);
 } catch (e) {
