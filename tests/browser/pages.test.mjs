@@ -7,8 +7,9 @@
 //  - Events: the table of GET /api/v1/events, paging with `next`, the label filter, a row enlarged (the clean
 //    snapshot and the crop), DELETE with the token;
 //  - History: uPlot charts of GET /api/v1/history with axes, legend and a tooltip, the 24 h range.
-// No page may be wider than the window. (A server without one of these endpoints, an older build, gets a
-// page that says "not available": web/ui/common.js unavailable().) Screenshots in $MASKDETECT_BROWSER_OUT: {grid,events,event,history,live}-{desktop,phone}.png,
+// No page may be wider than the window. A server without one of these endpoints (an older build) gets a
+// page that says "not available" (web/ui/common.js unavailable()): checked on the History page by answering
+// its request with what this server answers for a path it does not have. Screenshots in $MASKDETECT_BROWSER_OUT: {grid,events,event,history,live}-{desktop,phone}.png,
 // grid-dark.png.
 import fs from 'node:fs';
 import net from 'node:net';
@@ -226,6 +227,22 @@ async function historyPage(page, view) {
   await page.selectOption('#history-camera', '');
 }
 
+/// An older server without /api/v1/history: the page says so instead of drawing. The answer is this server's
+/// own to a path it has no handler for.
+async function historyUnavailable(page) {
+  const res = await fetch(base + '/api/v1/no-such-endpoint', { headers: AUTH });
+  const missing = { status: res.status, contentType: res.headers.get('content-type'), body: await res.text() };
+  check(missing.status === 404, `a path the server does not have answers 404 (${missing.status})`);
+  await page.route('**/api/v1/history?*', (route) => route.fulfill(missing));
+  await page.goto(url('history'));
+  const state = await page.waitForFunction(() => ['unavailable', 'error', 'ok'].includes(document.getElementById('page-history').dataset.state) &&
+    document.getElementById('page-history').dataset.state, null, { timeout: 20000 }).then((h) => h.jsonValue(), () => 'timeout');
+  const text = await page.textContent('#history-message');
+  check(state === 'unavailable' && /not available on this server/.test(text),
+    `history on a server without it: "${text}" (state ${state})`);
+  await page.unroute('**/api/v1/history?*');
+}
+
 try {
   ({ server, base } = await startServer(['--config', config, '--workers', '1']));
   context = await launch(chromium);
@@ -250,6 +267,7 @@ try {
     await tablesHaveHeaders(page, `live (${view})`);
     await shot(page, `live-${view}`);
   }
+  await historyUnavailable(page);
   // The theme switch, kept across a reload.
   await page.setViewportSize(VIEWPORTS.desktop);
   await page.goto(url('grid'));
