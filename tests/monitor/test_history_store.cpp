@@ -63,6 +63,21 @@ TEST_CASE("history: minutes per camera, summed into steps, kept across reopen", 
   series = store.query(HistoryQuery{
       .camera = "door", .since = static_cast<std::int64_t>(t0), .until = static_cast<std::int64_t>(t0) + 60});
   CHECK(series.at("door").at(0).frames == 11);
+
+  // A person counted on arrival whose final vote differs moves between labels within their arrival minute,
+  // also after that minute was stored; the same vote changes nothing.
+  store.relabel_person("door", t0 + 5, MaskLabel::mask, MaskLabel::incorrect);
+  store.relabel_person("door", t0 + 70, MaskLabel::no_mask, MaskLabel::no_mask);
+  series = store.query(HistoryQuery{
+      .camera = "door", .since = static_cast<std::int64_t>(t0), .until = static_cast<std::int64_t>(t0) + 120});
+  REQUIRE(series.at("door").size() == 2);
+  const auto& moved = series.at("door")[0];
+  CHECK(moved.people_total() == 1);
+  CHECK(moved.people[static_cast<std::size_t>(MaskLabel::mask)] == 0);
+  CHECK(moved.people[static_cast<std::size_t>(MaskLabel::incorrect)] == 1);
+  CHECK(moved.compliance().value() == Approx(0.0));
+  CHECK(series.at("door")[1].people[static_cast<std::size_t>(MaskLabel::no_mask)] == 1);
+  CHECK(series.at("door")[1].people_total() == 2);
 }
 
 TEST_CASE("history: rows older than the age limit are deleted", "[monitor][history]") {

@@ -106,6 +106,14 @@ void HistoryStore::add_person(const std::string& camera, double t, MaskLabel lab
   ++pending_[{camera, minute_of(t)}].people[static_cast<std::size_t>(label)];
 }
 
+void HistoryStore::relabel_person(const std::string& camera, double t, MaskLabel from, MaskLabel to) {
+  if (from == to || (options_.max_age_s > 0.0 && t < unix_now() - options_.max_age_s)) return;
+  const std::lock_guard lock(pending_mutex_);
+  HistoryPoint& p = pending_[{camera, minute_of(t)}];
+  --p.people[static_cast<std::size_t>(from)];  // the upsert adds these deltas to the stored minute
+  ++p.people[static_cast<std::size_t>(to)];
+}
+
 void HistoryStore::flush() {
   const std::lock_guard lock(db_mutex_);
   flush_locked_db();

@@ -1,10 +1,12 @@
 // history_store.hpp - per-camera time series of `maskdetect serve`, one row per camera and minute, in SQLite
-// (WAL) beside the events database: people counted that minute per voted label, people in view (mean over
-// the frames), frames and the seconds the camera ran (fps = frames / seconds). GET /api/v1/history reads it.
+// (WAL) beside the events database: people who arrived that minute (first confirmed) per voted label, people
+// in view (mean over the frames), frames and the seconds the camera ran (fps = frames / seconds).
+// GET /api/v1/history reads it.
 //
 //   HistoryStore history(HistoryStore::Options{.dir = data_dir});
 //   history.add_frame("door", unix_now(), in_view, dt_s);    // capture threads: a map update, no SQLite
-//   history.add_person("door", unix_now(), MaskLabel::no_mask);
+//   history.add_person("door", arrived, MaskLabel::no_mask);  // when the person's track is confirmed
+//   history.relabel_person("door", arrived, MaskLabel::no_mask, MaskLabel::mask);  // their final vote differs
 //   auto series = history.query({.since = t0, .until = t1, .step_s = 300});
 //
 // Capture threads only add to an in-memory table; a writer thread upserts it every flush_interval_s (and
@@ -68,8 +70,11 @@ class HistoryStore {
   /// One frame of `camera` at `t` (Unix seconds) with `in_view` people in view; `dt_s` is the time since the
   /// camera's previous frame (what the camera ran). Cheap: never touches the database.
   void add_frame(const std::string& camera, double t, int in_view, double dt_s);
-  /// One person counted at `t` (their track ended) with their voted label.
+  /// One person counted in the minute of `t` (when their track was confirmed) with their vote so far.
   void add_person(const std::string& camera, double t, MaskLabel label);
+  /// The person counted at `t` as `from` ends with the vote `to`: moved between labels in that same minute
+  /// (nothing when from == to, or when that minute is already past max_age_s).
+  void relabel_person(const std::string& camera, double t, MaskLabel from, MaskLabel to);
 
   /// Buckets with data, per camera (sorted by name), oldest first. Flushes pending rows first.
   [[nodiscard]] std::map<std::string, std::vector<HistoryPoint>> query(const HistoryQuery& query);

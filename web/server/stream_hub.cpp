@@ -41,6 +41,8 @@ struct detail::TrackedPerson {
   cv::Mat frame;  ///< the clean frame of its latest match (shared, never written)
   std::vector<cv::Rect> others;
   double unix_offset = 0.0;  ///< Unix time minus tracker time at that frame
+  double arrived = 0.0;      ///< Unix time the track was confirmed: the minute the history counts it in
+  MaskLabel counted_as = MaskLabel::no_mask;  ///< its vote then (the history moves it to the final vote)
 };
 
 namespace {
@@ -298,7 +300,7 @@ void StreamHub::end_person(Source& source, detail::TrackedPerson& person) {
   person.track.active = false;
   stats_.add_person(source.id + 1, person.track.label);
   if (hooks_.history)
-    hooks_.history->add_person(source.name, person.track.last_seen + person.unix_offset, person.track.label);
+    hooks_.history->relabel_person(source.name, person.arrived, person.counted_as, person.track.label);
   report(source, person);
   ++source.ended_since_restart;
 }
@@ -316,6 +318,14 @@ void StreamHub::follow_people(Source& source, const FrameResult& result, const c
     source.max_id = std::max(source.max_id, track.id);
     auto previous = source.people.find(track.id);
     detail::TrackedPerson person;
+    if (previous == source.people.end()) {  // newly confirmed: counted in the history now, moved if the vote changes
+      person.arrived = t + unix_offset;
+      person.counted_as = track.label;
+      if (hooks_.history) hooks_.history->add_person(source.name, person.arrived, track.label);
+    } else {
+      person.arrived = previous->second.arrived;
+      person.counted_as = previous->second.counted_as;
+    }
     if (track.lost_frames == 0 || previous == source.people.end()) {
       person.frame = clean;
       person.unix_offset = unix_offset;
