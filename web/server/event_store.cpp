@@ -208,13 +208,8 @@ EventStore::EventStore(Options options) : options_(std::move(options)) {
   if (ec) throw Error(Errc::io, fmt::format("{}: cannot create the folder: {}", media_dir_.string(), ec.message()));
 
   db_ = std::make_unique<Db>();
-  db_->path = db_path_;
-  if (sqlite3_open_v2(db_path_.c_str(), &db_->handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                      nullptr) != SQLITE_OK)
-    throw Error(Errc::io, fmt::format("{}: cannot open the database: {}", db_path_.string(),
-                                      db_->handle != nullptr ? sqlite3_errmsg(db_->handle) : "out of memory"));
-  sqlite3_busy_timeout(db_->handle, 5000);
-  db_->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+  db_->open(db_path_);
+  db_->exec("PRAGMA foreign_keys=ON;");
   db_->exec(kSchema);
 
   // Files that no row references were left by a crash between writing them and committing: remove them.

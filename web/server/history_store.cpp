@@ -67,13 +67,7 @@ HistoryStore::HistoryStore(Options options) : options_(std::move(options)) {
     throw Error(Errc::io, fmt::format("{}: cannot create the data folder: {}", options_.dir.string(), ec.message()));
   db_path_ = options_.dir / "history.db";
   db_ = std::make_unique<Db>();
-  db_->path = db_path_;
-  if (sqlite3_open_v2(db_path_.c_str(), &db_->handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                      nullptr) != SQLITE_OK)
-    throw Error(Errc::io, fmt::format("{}: cannot open the database: {}", db_path_.string(),
-                                      db_->handle != nullptr ? sqlite3_errmsg(db_->handle) : "out of memory"));
-  sqlite3_busy_timeout(db_->handle, 5000);
-  db_->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
+  db_->open(db_path_);
   db_->exec(kSchema);
   enforce_retention(unix_now());
   writer_ = std::thread([this] { writer_loop(); });

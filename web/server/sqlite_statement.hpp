@@ -15,7 +15,7 @@
 
 namespace maskdetect::server::detail {
 
-/// An open database connection (`handle` set by the owner's sqlite3_open_v2), closed on scope exit.
+/// An open database connection, closed on scope exit.
 struct Database {
   sqlite3* handle = nullptr;
   std::filesystem::path path;  ///< named in errors
@@ -23,6 +23,18 @@ struct Database {
   ~Database() { sqlite3_close_v2(handle); }
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
+  /// Opens or creates `file` (read-write, one thread at a time), waits up to 5 s for another writer's lock,
+  /// in WAL mode with synchronous=NORMAL: a crash loses at most the last transactions, never consistency.
+  /// Throws Error(io) naming the file.
+  void open(const std::filesystem::path& file) {
+    path = file;
+    if (sqlite3_open_v2(file.c_str(), &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        nullptr) != SQLITE_OK)
+      throw Error(Errc::io, fmt::format("{}: cannot open the database: {}", file.string(),
+                                        handle != nullptr ? sqlite3_errmsg(handle) : "out of memory"));
+    sqlite3_busy_timeout(handle, 5000);
+    exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
+  }
   /// Runs SQL without results; throws Error(io) with SQLite's message.
   void exec(std::string_view sql) const {
     char* message = nullptr;
