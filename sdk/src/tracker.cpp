@@ -74,6 +74,19 @@ void predict_ahead(Filter& k, bool lost) {
   k.cov = f * k.cov * f.t() + q;
 }
 
+/// One Kalman correction step with a measured `box` (measurement noise scales with the predicted height).
+template <typename Filter>
+void correct_with(Filter& k, const cv::Rect2f& box) {
+  static const Mat48 h = observation();
+  const float size = std::max(1.0f, k.mean(3));
+  Mat4 r = Mat4::zeros();
+  for (int d = 0; d < 4; ++d) r(d, d) = sq(kStdPosition * size);
+  const Mat4 s = h * k.cov * h.t() + r;
+  const cv::Matx<float, 8, 4> gain = k.cov * h.t() * s.inv(cv::DECOMP_CHOLESKY);
+  k.mean = k.mean + gain * (measurement(box) - h * k.mean);
+  k.cov = (Mat8::eye() - gain * h) * k.cov;
+}
+
 bool classified(const LabelProbs& probs) {
   return std::any_of(probs.begin(), probs.end(), [](float p) { return p > 0.0f; });
 }
@@ -211,8 +224,6 @@ Tracker::Tracker(const TrackerOptions& options) : options_(options) {
 }
 
 void Tracker::update(std::vector<Face>& faces, double t, const cv::Mat& bgr) {
-  static const Mat48 h = observation();
-
   // 1. Predict every track one frame ahead.
   for (std::size_t i = 0; i < tracks_.size(); ++i) {
     predict_ahead(filters_[i], tracks_[i].lost_frames > 0);
@@ -270,14 +281,7 @@ void Tracker::update(std::vector<Face>& faces, double t, const cv::Mat& bgr) {
       continue;
     }
     Face& face = faces[static_cast<std::size_t>(track_face[i])];
-    Filter& k = filters_[i];
-    const float size = std::max(1.0f, k.mean(3));
-    Mat4 r = Mat4::zeros();
-    for (int d = 0; d < 4; ++d) r(d, d) = sq(kStdPosition * size);
-    const Mat4 s = h * k.cov * h.t() + r;
-    const cv::Matx<float, 8, 4> gain = k.cov * h.t() * s.inv(cv::DECOMP_CHOLESKY);
-    k.mean = k.mean + gain * (measurement(face.box) - h * k.mean);
-    k.cov = (Mat8::eye() - gain * h) * k.cov;
+    correct_with(filters_[i], face.box);
     track.box = face.box;
     track.lost_frames = 0;
     track.last_seen = t;
@@ -397,17 +401,10 @@ std::vector<Face> Tracker::predict() {
 }
 
 cv::Rect2f Tracker::correct(std::int64_t track_id, const cv::Rect2f& box) {
-  static const Mat48 h = observation();
   for (std::size_t i = 0; i < tracks_.size(); ++i) {
     if (tracks_[i].id != track_id || track_id < 0) continue;
     Filter& k = filters_[i];
-    const float size = std::max(1.0f, k.mean(3));
-    Mat4 r = Mat4::zeros();
-    for (int d = 0; d < 4; ++d) r(d, d) = sq(kStdPosition * size);
-    const Mat4 s = h * k.cov * h.t() + r;
-    const cv::Matx<float, 8, 4> gain = k.cov * h.t() * s.inv(cv::DECOMP_CHOLESKY);
-    k.mean = k.mean + gain * (measurement(box) - h * k.mean);
-    k.cov = (Mat8::eye() - gain * h) * k.cov;
+    correct_with(k, box);
     tracks_[i].box = box_of(k.mean);
     tracks_[i].velocity = {k.mean(4), k.mean(5)};
     return tracks_[i].box;
