@@ -90,7 +90,7 @@ int run_serve(const ServeOptions& o, const app::ConfigOptions& config_options) {
   }
   server::Monitor monitor(serve);
   options.events = monitor.store();
-  options.on_track = [&monitor](const server::PersonTrack& track) { (void)monitor.on_track(track); };
+  options.on_track = [&monitor](const server::PersonTrack& track) { monitor.post_track(track); };
   options.history = monitor.history();
   options.io_threads = o.io_threads;
   options.inference_workers = o.workers;

@@ -23,9 +23,16 @@ Monitor::Monitor(const ServeConfig& config) : cameras_(config.cameras), mqtt_con
   if (config.mqtt.enabled) mqtt_ = std::make_unique<MqttPublisher>(config.mqtt, names);
   if (!config.webhooks.empty()) webhooks_ = std::make_unique<WebhookSender>(config.webhooks);
   if (mqtt_) stats_thread_ = std::thread([this] { publish_stats_loop(); });
+  record_thread_ = std::thread([this] { record_loop(); });
 }
 
 Monitor::~Monitor() {
+  {
+    const std::lock_guard lock(queue_mutex_);
+    queue_stopping_ = true;  // the record thread stores what is queued, then ends
+  }
+  queue_cv_.notify_all();
+  if (record_thread_.joinable()) record_thread_.join();
   {
     const std::lock_guard lock(mutex_);
     stopping_ = true;
@@ -36,6 +43,55 @@ Monitor::~Monitor() {
 
 std::optional<std::int64_t> Monitor::on_track(const PersonTrack& track) {
   if (!rules_.admit(track)) return std::nullopt;
+  return record(track);
+}
+
+void Monitor::post_track(PersonTrack track) {
+  if (!rules_.admit(track)) return;
+  {
+    const std::lock_guard lock(queue_mutex_);
+    if (queue_.size() >= kMaxQueued) {
+      ++dropped_;
+      detail::log_line(fmt::format("camera {}: event of person {} not recorded: {} events are waiting to be stored",
+                                   track.camera, track.track_id, kMaxQueued));
+      return;
+    }
+    queue_.push_back(std::move(track));
+  }
+  queue_cv_.notify_one();
+}
+
+void Monitor::drain() {
+  std::unique_lock lock(queue_mutex_);
+  idle_cv_.wait(lock, [this] { return queue_.empty() && !recording_; });
+}
+
+std::int64_t Monitor::dropped() const {
+  const std::lock_guard lock(queue_mutex_);
+  return dropped_;
+}
+
+void Monitor::record_loop() {
+  std::unique_lock lock(queue_mutex_);
+  for (;;) {
+    queue_cv_.wait(lock, [this] { return queue_stopping_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, and everything queued is stored
+    PersonTrack track = std::move(queue_.front());
+    queue_.pop_front();
+    recording_ = true;
+    lock.unlock();
+    try {
+      (void)record(track);
+    } catch (const std::exception& e) {  // a full disk must not stop the monitor
+      detail::log_line(fmt::format("camera {}: event not recorded: {}", track.camera, e.what()));
+    }
+    lock.lock();
+    recording_ = false;
+    if (queue_.empty()) idle_cv_.notify_all();
+  }
+}
+
+std::optional<std::int64_t> Monitor::record(const PersonTrack& track) {
   Privacy privacy = Privacy::full;
   for (const CameraConfig& camera : cameras_)
     if (camera.name == track.camera) privacy = camera.privacy;

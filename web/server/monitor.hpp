@@ -1,13 +1,15 @@
 // monitor.hpp - what `maskdetect serve` does with tracked people: the event rules, the SQLite store, MQTT
 // and webhooks, behind one call per track. The tracker (or whatever produces PersonTrack) calls
-// on_track() for every live or finished track; on_track never blocks on the network.
+// on_track() or post_track() for every live or finished track; neither blocks on the network.
 //
 //   Monitor monitor(serve_config, data_dir);
-//   monitor.on_track(track);            // rules -> store -> MQTT <camera>/event -> webhooks
+//   monitor.on_track(track);            // rules -> store -> MQTT <camera>/event -> webhooks, on this thread
+//   monitor.post_track(track);          // rules here; the store's JPEG and SQLite writes on the monitor's thread
 //   monitor.set_stats_source(fn);       // per-camera statistics published on MQTT every stats_interval_s
 #pragma once
 
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -37,6 +39,17 @@ class Monitor {
   /// MQTT and queued for the webhooks. Returns the stored event's id (nullopt: not an event, or none_stored).
   std::optional<std::int64_t> on_track(const PersonTrack& track);
 
+  /// on_track() for capture threads: the rules are applied here (cheap, in order), an admitted track is
+  /// stored and published by the monitor's own thread, so that writing its JPEGs never delays a frame.
+  /// At most kMaxQueued admitted tracks wait; beyond that one is dropped (logged, counted in dropped()).
+  /// Every track queued is stored before the destructor returns.
+  void post_track(PersonTrack track);
+  /// Returns once every track posted so far is stored and published (tests, shutdown).
+  void drain();
+  /// Admitted tracks dropped because the queue was full.
+  [[nodiscard]] std::int64_t dropped() const;
+  static constexpr std::size_t kMaxQueued = 64;
+
   /// `stats(camera)` returns the camera's statistics JSON object (or "" to skip); published on
   /// <prefix>/<camera>/stats every mqtt.stats_interval_s, with "events" (stored + counted) added.
   /// After set_stats_source({}) returns, the previous source is no longer called.
@@ -50,6 +63,8 @@ class Monitor {
 
  private:
   void publish_stats_loop();
+  void record_loop();
+  std::optional<std::int64_t> record(const PersonTrack& track);  // store, MQTT, webhooks (already admitted)
 
   std::vector<CameraConfig> cameras_;
   MqttConfig mqtt_config_;
@@ -64,6 +79,14 @@ class Monitor {
   std::mutex stats_mutex_;  ///< held while stats_ runs: set_stats_source({}) waits for a call in progress
   std::function<std::string(const std::string&)> stats_;
   std::thread stats_thread_;
+  mutable std::mutex queue_mutex_;
+  std::condition_variable queue_cv_;  ///< a track was queued, or stopping
+  std::condition_variable idle_cv_;   ///< the queue emptied and nothing is being recorded
+  std::deque<PersonTrack> queue_;
+  bool recording_ = false;  ///< the record thread is storing a track
+  bool queue_stopping_ = false;
+  std::int64_t dropped_ = 0;
+  std::thread record_thread_;
 };
 
 }  // namespace maskdetect::server
