@@ -3,6 +3,7 @@
 // the other XML variants (issue 10 section 4), YOLO "index name" classes files, peers' predictions without
 // face_score, and the COCO results export.
 #include <fstream>
+#include <initializer_list>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -26,9 +27,12 @@ void write(const fs::path& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
 }
 
-void image(const fs::path& path, int w = 100, int h = 80) {
-  fs::create_directories(path.parent_path());
-  REQUIRE(cv::imwrite(path.string(), cv::Mat(h, w, CV_8UC3, cv::Scalar(90, 120, 150))));
+/// A dataset folder `root` with a 100x80 image in images/ for each of `names`; returns `root`.
+fs::path with_images(const fs::path& root, std::initializer_list<const char*> names) {
+  fs::create_directories(root / "images");
+  for (const char* name : names)
+    REQUIRE(cv::imwrite((root / "images" / name).string(), cv::Mat(80, 100, CV_8UC3, cv::Scalar(90, 120, 150))));
+  return root;
 }
 
 const DatasetIssue* find_issue(const std::vector<DatasetIssue>& issues, const std::string& kind) {
@@ -93,8 +97,7 @@ TEST_CASE("VOC: huge, non-finite or negative numbers make the file malformed, na
   }
   // Through the reader: the file is reported by name and the image is not evaluated.
   maskdetect::test::TempDir tmp;
-  image(tmp.path() / "images" / "a.jpg");
-  image(tmp.path() / "images" / "b.jpg");
+  with_images(tmp.path(), {"a.jpg", "b.jpg"});
   write(tmp.path() / "annotations" / "a.xml", voc_box("10", "024666666666666666666666"));
   write(tmp.path() / "annotations" / "b.xml", voc_box("10"));
   const Dataset d = read_dataset(tmp.path(), DatasetFormat::voc, classes);
@@ -153,9 +156,7 @@ using maskdetect::test::run_cli;
 TEST_CASE("eval reads LabelImg VOC files, reports skipped files in the summary, --strict fails on them",
           "[eval][cli]") {
   maskdetect::test::TempDir tmp;
-  const fs::path root = tmp.path() / "voc";
-  image(root / "images" / "a.jpg");
-  image(root / "images" / "b.jpg");
+  const fs::path root = with_images(tmp.path() / "voc", {"a.jpg", "b.jpg"});
   write(root / "annotations" / "a.xml", kLabelImg);
   write(root / "annotations" / "b.xml", "<annotation><object><name>with_mask</name>");  // truncated
   write(tmp.path() / "p.jsonl",
@@ -181,9 +182,7 @@ TEST_CASE("eval reads LabelImg VOC files, reports skipped files in the summary, 
 TEST_CASE("eval: a COCO file with a width of 1e30 or a bbox of 024666666666666666666666 is reported, not cast",
           "[eval][cli][fuzz]") {
   maskdetect::test::TempDir tmp;
-  const fs::path root = tmp.path() / "coco";
-  image(root / "images" / "a.jpg");
-  image(root / "images" / "b.jpg");
+  const fs::path root = with_images(tmp.path() / "coco", {"a.jpg", "b.jpg"});
   write(root / "annotations.json",
         R"({"images": [{"id": 1, "file_name": "a.jpg", "width": 1e30, "height": 80},
                        {"id": 2, "file_name": "b.jpg", "width": 100, "height": 80}],
@@ -216,8 +215,7 @@ TEST_CASE("eval: a COCO file with a width of 1e30 or a bbox of 02466666666666666
 
 TEST_CASE("eval: a predictions number like -1e30011 is an error naming file and line", "[eval][cli][fuzz]") {
   maskdetect::test::TempDir tmp;
-  const fs::path root = tmp.path() / "voc";
-  image(root / "images" / "a.jpg");
+  const fs::path root = with_images(tmp.path() / "voc", {"a.jpg"});
   write(root / "annotations" / "a.xml", kLabelImg);
   write(tmp.path() / "p.jsonl",
         "\n"
@@ -236,8 +234,7 @@ TEST_CASE("eval: YOLO 'index name' classes files, CLASSES.TXT in any case, exit 
   CHECK(parse_yolo_classes("mask\nno_mask\n", "c.txt") == std::vector<std::string>{"mask", "no_mask"});
   CHECK(parse_yolo_classes("0 mask\nno_mask\n", "c.txt") == std::vector<std::string>{"0 mask", "no_mask"});
 
-  const fs::path root = tmp.path() / "yolo";
-  image(root / "images" / "a.jpg");
+  const fs::path root = with_images(tmp.path() / "yolo", {"a.jpg"});
   write(root / "labels" / "a.txt", "0 0.25 0.25 0.2 0.2\n1 0.75 0.5 0.2 0.3\n");
   write(root / "CLASSES.TXT", "0 mask\n1 no_mask\n");
   const Dataset d = read_dataset(root, std::nullopt, ClassMap{});
@@ -255,8 +252,7 @@ TEST_CASE("eval: YOLO 'index name' classes files, CLASSES.TXT in any case, exit 
 
 TEST_CASE("eval --coco-results writes standard COCO detections ranked by confidence", "[eval][cli]") {
   maskdetect::test::TempDir tmp;
-  const fs::path root = tmp.path() / "coco";
-  image(root / "images" / "a.jpg");
+  const fs::path root = with_images(tmp.path() / "coco", {"a.jpg"});
   write(root / "instances.json",
         R"({"images": [{"id": 42, "file_name": "a.jpg", "width": 100, "height": 80}],
             "annotations": [{"image_id": 42, "category_id": 7, "bbox": [10, 10, 30, 30]}],
