@@ -21,9 +21,7 @@
 
 namespace maskdetect::test {
 
-inline std::filesystem::path detection_images_dir() {
-  return shared_dir() / "datasets" / "detection" / "andrewmvd_face_mask" / "images";
-}
+inline std::filesystem::path detection_images_dir() { return andrewmvd_dir() / "images"; }
 
 /// The first `count` images of the detection set (by sorted name).
 inline std::vector<std::filesystem::path> sample_images(std::size_t count) {

@@ -21,7 +21,7 @@ using maskdetect::test::run_process;
 
 namespace {
 
-fs::path andrewmvd() { return maskdetect::test::shared_dir() / "datasets" / "detection" / "andrewmvd_face_mask"; }
+using maskdetect::test::andrewmvd_dir;
 fs::path test_split() { return maskdetect::test::source_dir() / "models" / "splits" / "andrewmvd_test.txt"; }
 fs::path evaluator() { return maskdetect::test::source_dir() / "tests" / "tools" / "voc_map.py"; }
 constexpr std::size_t kImages = 60;
@@ -37,7 +37,7 @@ void make_labelimg_subset(const fs::path& root) {
   for (std::string stem; n < kImages && std::getline(split, stem);) {
     if (stem.empty()) continue;
     ++n;
-    const fs::path xml = andrewmvd() / "annotations" / (stem + ".xml");
+    const fs::path xml = andrewmvd_dir() / "annotations" / (stem + ".xml");
     std::string text = read_text(xml);
     REQUIRE(text.find("<annotation>") != std::string::npos);
     // LabelImg: an attribute on the root; also a comment and an entity, which a hand-rolled reader trips on.
@@ -45,7 +45,7 @@ void make_labelimg_subset(const fs::path& root) {
     text = std::regex_replace(text, std::regex("<folder>images</folder>"), "<folder>images &amp; more</folder>");
     std::ofstream(root / "annotations" / (stem + ".xml")) << text;
     for (const char* ext : {".png", ".jpg"}) {
-      const fs::path image = andrewmvd() / "images" / (stem + ext);
+      const fs::path image = andrewmvd_dir() / "images" / (stem + ext);
       if (fs::exists(image)) fs::create_symlink(image, root / "images" / (stem + ext));
     }
   }
@@ -56,7 +56,7 @@ void make_labelimg_subset(const fs::path& root) {
 
 TEST_CASE("eval --predictions agrees with an independent VOC evaluator on LabelImg files to 0.01 mAP",
           "[eval][cli][data]") {
-  MASKDETECT_REQUIRE_DATA(andrewmvd());
+  MASKDETECT_REQUIRE_DATA(andrewmvd_dir());
   MASKDETECT_REQUIRE_DATA(test_split());
   REQUIRE(fs::exists(evaluator()));
   const fs::path work = fs::path(MASKDETECT_TEST_BINARY_DIR) / "tests" / "eval" / "agreement";

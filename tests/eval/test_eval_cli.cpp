@@ -23,7 +23,7 @@ using maskdetect::test::read_text;
 using maskdetect::test::run_cli;
 using maskdetect::test::TempDir;
 
-const fs::path kAndrewmvd = maskdetect::test::shared_dir() / "datasets" / "detection" / "andrewmvd_face_mask";
+const fs::path kAndrewmvd = maskdetect::test::andrewmvd_dir();
 const fs::path kTestSplit = maskdetect::test::source_dir() / "models" / "splits" / "andrewmvd_test.txt";
 const fs::path kClassifierCard = maskdetect::test::source_dir() / "models" / "mask_classifier.yaml";
 

@@ -43,9 +43,7 @@ using nlohmann::json;
 
 namespace server_test {
 
-inline fs::path images_dir() {
-  return maskdetect::test::shared_dir() / "datasets/detection/andrewmvd_face_mask/images";
-}
+inline fs::path images_dir() { return maskdetect::test::andrewmvd_dir() / "images"; }
 
 /// Dataset images with several faces each (annotations: 3+ faces).
 inline const std::vector<std::string>& sample_names() {

@@ -22,6 +22,9 @@ inline std::filesystem::path shared_dir() {
   return MASKDETECT_TEST_SHARED_DIR;
 }
 
+/// The andrewmvd face-mask detection set (images/, annotations/) in the shared folder.
+inline std::filesystem::path andrewmvd_dir() { return shared_dir() / "datasets" / "detection" / "andrewmvd_face_mask"; }
+
 /// The project's source tree (for models/ and models/splits/).
 inline std::filesystem::path source_dir() { return MASKDETECT_TEST_SOURCE_DIR; }
 

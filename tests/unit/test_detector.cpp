@@ -9,7 +9,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kImages = maskdetect::test::shared_dir() / "datasets" / "detection" / "andrewmvd_face_mask" / "images";
+const fs::path kImages = maskdetect::test::andrewmvd_dir() / "images";
 
 maskdetect::Config back_config() {
   maskdetect::Config config;

@@ -17,7 +17,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kDataset = maskdetect::test::shared_dir() / "datasets" / "detection" / "andrewmvd_face_mask";
+const fs::path kDataset = maskdetect::test::andrewmvd_dir();
 
 maskdetect::Config back_config() {
   maskdetect::Config config;

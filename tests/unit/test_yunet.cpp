@@ -31,7 +31,7 @@ maskdetect::DetectorConfig yunet_config(const fs::path& model, int input_size = 
 
 TEST_CASE("yunet scales the long side to input_size and maps faces back into the frame", "[yunet][data]") {
   const fs::path model = yunet_2022mar();
-  const fs::path images = maskdetect::test::shared_dir() / "datasets/detection/andrewmvd_face_mask/images";
+  const fs::path images = maskdetect::test::andrewmvd_dir() / "images";
   MASKDETECT_REQUIRE_DATA(model);
   MASKDETECT_REQUIRE_DATA(images);
   for (int long_side : {320, 640}) {
@@ -73,8 +73,7 @@ TEST_CASE("yunet scales the long side to input_size and maps faces back into the
 
 TEST_CASE("yunet score threshold can be raised between frames", "[yunet][data]") {
   const fs::path model = yunet_2022mar();
-  const fs::path image =
-      maskdetect::test::shared_dir() / "datasets/detection/andrewmvd_face_mask/images/maksssksksss0.jpg";
+  const fs::path image = maskdetect::test::andrewmvd_dir() / "images" / "maksssksksss0.jpg";
   MASKDETECT_REQUIRE_DATA(model);
   MASKDETECT_REQUIRE_DATA(image);
   const cv::Mat bgr = cv::imread(image.string(), cv::IMREAD_COLOR);
@@ -148,8 +147,7 @@ TEST_CASE("a corrupt YuNet file fails with model_load naming it, not as a newer 
 
 TEST_CASE("yunet box calibration scales and shifts every box about its centre", "[yunet][data]") {
   const fs::path model = yunet_2022mar();
-  const fs::path image =
-      maskdetect::test::shared_dir() / "datasets/detection/andrewmvd_face_mask/images/maksssksksss0.jpg";
+  const fs::path image = maskdetect::test::andrewmvd_dir() / "images" / "maksssksksss0.jpg";
   MASKDETECT_REQUIRE_DATA(model);
   MASKDETECT_REQUIRE_DATA(image);
   const cv::Mat bgr = cv::imread(image.string(), cv::IMREAD_COLOR);
