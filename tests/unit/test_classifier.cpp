@@ -1,7 +1,6 @@
 // The mask classifier: model cards, and the shipped model on real face crops.
 #include <fstream>
 #include <regex>
-#include <sstream>
 
 #include <opencv2/imgcodecs.hpp>
 
@@ -11,17 +10,11 @@
 
 using Catch::Matchers::Contains;
 namespace fs = std::filesystem;
+using maskdetect::test::read_text;
 
 namespace {
 
 const fs::path kShippedCard = maskdetect::test::source_dir() / "models" / "mask_classifier.yaml";
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // Writes `text` as a card beside the shipped model, so `model:` resolves to it.
 fs::path write_card(const std::string& name, const std::string& text) {
