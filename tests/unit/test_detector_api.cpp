@@ -10,26 +10,22 @@
 
 #include <maskdetect/maskdetect.hpp>
 
+#include "sdk_support.hpp"
 #include "test_support.hpp"
 #include "voc.hpp"
 
 namespace fs = std::filesystem;
+using maskdetect::test::blazeface_back_config;
 
 namespace {
 
 const fs::path kDataset = maskdetect::test::andrewmvd_dir();
 
-maskdetect::Config back_config() {
-  maskdetect::Config config;
-  config.detector.backend = maskdetect::DetectorBackend::blazeface_back;
-  return config;
-}
-
 }  // namespace
 
 TEST_CASE("Face::prob reads the probability of each label", "[detector][api][data]") {
   MASKDETECT_REQUIRE_DATA(kDataset);
-  maskdetect::Detector detector(back_config());
+  maskdetect::Detector detector(blazeface_back_config());
   const cv::Mat image = cv::imread((kDataset / "images" / "maksssksksss0.jpg").string());
   REQUIRE_FALSE(image.empty());
   const auto result = detector.detect(image);
@@ -44,7 +40,7 @@ TEST_CASE("Face::prob reads the probability of each label", "[detector][api][dat
 
 TEST_CASE("Detector::classify labels boxes from another detector as detect() would", "[detector][api][data]") {
   MASKDETECT_REQUIRE_DATA(kDataset);
-  maskdetect::Detector detector(back_config());
+  maskdetect::Detector detector(blazeface_back_config());
   for (const char* stem : {"maksssksksss0", "maksssksksss5", "maksssksksss12"}) {
     INFO(stem);
     const cv::Mat image = cv::imread((kDataset / "images" / (std::string(stem) + ".jpg")).string());
@@ -92,7 +88,7 @@ TEST_CASE("Detector::classify labels boxes from another detector as detect() wou
 
 TEST_CASE("Detector::classify refuses bad boxes and images", "[detector][api][data]") {
   MASKDETECT_REQUIRE_DATA(kDataset);
-  maskdetect::Detector detector(back_config());
+  maskdetect::Detector detector(blazeface_back_config());
   const cv::Mat image = cv::imread((kDataset / "images" / "maksssksksss0.jpg").string());
   REQUIRE_FALSE(image.empty());
   auto code_of = [&](std::vector<maskdetect::FaceBox> boxes, const cv::Mat& bgr) {
@@ -112,7 +108,7 @@ TEST_CASE("Detector::classify refuses bad boxes and images", "[detector][api][da
 }
 
 TEST_CASE("a moved-from Detector throws a clear Error", "[detector][api]") {
-  maskdetect::Detector detector(back_config());
+  maskdetect::Detector detector(blazeface_back_config());
   maskdetect::Detector moved(std::move(detector));
   const cv::Mat frame(120, 160, CV_8UC3, cv::Scalar(80, 80, 80));
   CHECK(moved.detect(frame).faces.empty());
@@ -134,7 +130,7 @@ TEST_CASE("set_inference_threads is process-wide; 0 restores OpenCV's default", 
   const int default_threads = cv::getNumThreads();
   maskdetect::set_inference_threads(2);
   CHECK(cv::getNumThreads() == 2);
-  maskdetect::Config config = back_config();
+  maskdetect::Config config = blazeface_back_config();
   config.threads = 3;
   {
     maskdetect::Detector detector(config);

@@ -10,12 +10,14 @@
 #include "maskdetect/config.hpp"
 #include "maskdetect/error.hpp"
 #include "maskdetect/face_detector.hpp"
+#include "sdk_support.hpp"
 #include "test_support.hpp"
 #include "voc.hpp"
 
 namespace fs = std::filesystem;
 using maskdetect::DetectorBackend;
 using maskdetect::test::andrewmvd_dir;
+using maskdetect::test::create_error;
 
 namespace {
 
@@ -34,17 +36,6 @@ maskdetect::DetectorConfig config_for(DetectorBackend backend, const fs::path& m
   config.model = model.string();
   config.tiles = tiles;
   return config;
-}
-
-maskdetect::Errc create_error(const maskdetect::DetectorConfig& config, std::string* message = nullptr) {
-  try {
-    (void)maskdetect::FaceDetector::create(config);
-  } catch (const maskdetect::Error& e) {
-    if (message != nullptr) *message = e.what();
-    return e.code();
-  }
-  FAIL("FaceDetector::create did not throw for " << config.model);
-  return maskdetect::Errc::internal;
 }
 
 // The fixed sample: `count` images, every 14th of the sorted file names.
