@@ -18,12 +18,12 @@ using namespace maskdetect::eval;
 
 namespace {
 
+using maskdetect::test::andrewmvd_dir;
 using maskdetect::test::ProcessResult;
 using maskdetect::test::read_text;
 using maskdetect::test::run_cli;
 using maskdetect::test::TempDir;
 
-const fs::path kAndrewmvd = maskdetect::test::andrewmvd_dir();
 const fs::path kTestSplit = maskdetect::test::source_dir() / "models" / "splits" / "andrewmvd_test.txt";
 const fs::path kClassifierCard = maskdetect::test::source_dir() / "models" / "mask_classifier.yaml";
 
@@ -43,12 +43,12 @@ fs::path small_split(const fs::path& dir, std::size_t n) {
 }  // namespace
 
 TEST_CASE("eval on 20 andrewmvd test images: JSON keys and a sane mAP", "[eval][cli][data]") {
-  MASKDETECT_REQUIRE_DATA(kAndrewmvd);
+  MASKDETECT_REQUIRE_DATA(andrewmvd_dir());
   MASKDETECT_REQUIRE_DATA(kTestSplit);
   MASKDETECT_REQUIRE_DATA(kClassifierCard);
   TempDir tmp;
   const fs::path split = small_split(tmp.path(), 20);
-  const ProcessResult run = run_cli({"eval", "--dataset", kAndrewmvd.string(), "--split", split.string(), "--json",
+  const ProcessResult run = run_cli({"eval", "--dataset", andrewmvd_dir().string(), "--split", split.string(), "--json",
                                      (tmp / "m.json").string(), "--report", (tmp / "report").string()});
   INFO(run.err << run.out);
   REQUIRE(run.exit_code == 0);
@@ -68,11 +68,11 @@ TEST_CASE("eval on 20 andrewmvd test images: JSON keys and a sane mAP", "[eval][
 }
 
 TEST_CASE("eval --predictions of the ground truth itself scores mAP 1", "[eval][cli][data]") {
-  MASKDETECT_REQUIRE_DATA(kAndrewmvd);
+  MASKDETECT_REQUIRE_DATA(andrewmvd_dir());
   MASKDETECT_REQUIRE_DATA(kTestSplit);
   TempDir tmp;
   const fs::path split = small_split(tmp.path(), 20);
-  Dataset d = read_dataset(kAndrewmvd, DatasetFormat::voc, ClassMap{});
+  Dataset d = read_dataset(andrewmvd_dir(), DatasetFormat::voc, ClassMap{});
   apply_split(d, split);
   REQUIRE(d.samples.size() == 20);
   {
@@ -94,7 +94,7 @@ TEST_CASE("eval --predictions of the ground truth itself scores mAP 1", "[eval][
       out << maskdetect::to_json(r, {.image = s.name, .frame = std::nullopt}) << '\n';
     }
   }
-  const ProcessResult run = run_cli({"eval", "--dataset", kAndrewmvd.string(), "--split", split.string(),
+  const ProcessResult run = run_cli({"eval", "--dataset", andrewmvd_dir().string(), "--split", split.string(),
                                      "--predictions", (tmp / "gt.jsonl").string(), "--json", "-"});
   INFO(run.err);
   REQUIRE(run.exit_code == 0);
