@@ -21,9 +21,7 @@
 
 namespace maskdetect::test {
 
-inline std::filesystem::path detection_images_dir() {
-  return shared_dir() / "datasets" / "detection" / "andrewmvd_face_mask" / "images";
-}
+inline std::filesystem::path detection_images_dir() { return andrewmvd_dir() / "images"; }
 
 /// The first `count` images of the detection set (by sorted name).
 inline std::vector<std::filesystem::path> sample_images(std::size_t count) {
@@ -54,13 +52,6 @@ inline std::vector<nlohmann::json> parse_json_lines(const std::string& text) {
   while (std::getline(in, line))
     if (!line.empty()) lines.push_back(nlohmann::json::parse(line));
   return lines;
-}
-
-inline std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
 }
 
 inline void write_text(const std::filesystem::path& path, const std::string& text) {

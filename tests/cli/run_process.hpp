@@ -37,6 +37,24 @@ struct ProcessOptions {
   std::vector<std::pair<std::string, std::string>> env;  ///< variables to set (value "" unsets)
 };
 
+/// `program` then `args` as execv() wants them: a null-terminated array of pointers into strings this owns.
+class Argv {
+ public:
+  Argv(const std::string& program, const std::vector<std::string>& args) : strings_{program} {
+    strings_.insert(strings_.end(), args.begin(), args.end());
+    pointers_.reserve(strings_.size() + 1);
+    for (std::string& arg : strings_) pointers_.push_back(arg.data());
+    pointers_.push_back(nullptr);
+  }
+  Argv(const Argv&) = delete;
+  Argv& operator=(const Argv&) = delete;
+  [[nodiscard]] char* const* get() const { return pointers_.data(); }
+
+ private:
+  std::vector<std::string> strings_;
+  std::vector<char*> pointers_;
+};
+
 /// Runs `program` with `args` (no shell) and waits for it.
 inline ProcessResult run_process(const std::string& program, const std::vector<std::string>& args,
                                  const ProcessOptions& options = {}) {
@@ -44,12 +62,7 @@ inline ProcessResult run_process(const std::string& program, const std::vector<s
   std::array<int, 2> err_pipe{};
   if (pipe2(out_pipe.data(), O_CLOEXEC) != 0 || pipe2(err_pipe.data(), O_CLOEXEC) != 0)
     throw std::runtime_error("pipe failed");
-  std::vector<std::string> argv_storage;
-  argv_storage.push_back(program);
-  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& arg : argv_storage) argv.push_back(arg.data());
-  argv.push_back(nullptr);
+  const Argv argv(program, args);
 
   const pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork failed");
@@ -66,7 +79,7 @@ inline ProcessResult run_process(const std::string& program, const std::vector<s
         setenv(name.c_str(), value.c_str(), 1);
       }
     }
-    execv(program.c_str(), argv.data());
+    execv(program.c_str(), argv.get());
     _exit(127);
   }
   close(out_pipe[1]);
@@ -115,11 +128,7 @@ class BackgroundProcess {
  public:
   BackgroundProcess(const std::string& program, const std::vector<std::string>& args,
                     const std::filesystem::path& cwd = {}) {
-    std::vector<std::string> storage{program};
-    storage.insert(storage.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& arg : storage) argv.push_back(arg.data());
-    argv.push_back(nullptr);
+    const Argv argv(program, args);
     pid_ = fork();
     if (pid_ < 0) throw std::runtime_error("fork failed");
     if (pid_ == 0) {
@@ -130,7 +139,7 @@ class BackgroundProcess {
         dup2(null_fd, STDERR_FILENO);
       }
       if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(126);
-      execv(program.c_str(), argv.data());
+      execv(program.c_str(), argv.get());
       _exit(127);
     }
   }

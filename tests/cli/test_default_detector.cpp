@@ -2,6 +2,7 @@
 // BlazeFace back otherwise, and the CLI says which once on stderr (with the command that gets YuNet).
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -21,11 +22,23 @@ std::size_t count(const std::string& text, const std::string& part) {
 
 fs::path shared_yunet() { return shared_dir() / "models" / "yunet_2022mar" / "face_detection_yunet_2022mar.onnx"; }
 
-// A model folder holding only YuNet (a symlink to the shared copy), or nothing.
-ProcessOptions model_dir_env(const fs::path& dir) {
+// An empty model folder `dir`/models (a test may add YuNet to it) and two sample images in `dir`/in; the
+// environment that makes `dir`/models the CLI's model folder.
+ProcessOptions model_dir_and_images(const fs::path& dir) {
+  fs::create_directories(dir / "models");
+  copy_sample_images(dir / "in", 2);
   ProcessOptions options;
-  options.env = {{"MASKDETECT_MODEL_DIR", dir.string()}};
+  options.env = {{"MASKDETECT_MODEL_DIR", (dir / "models").string()}};
   return options;
+}
+
+/// `maskdetect [global_flags] run` over the images in `dir`/in, as JSON Lines on stdout and annotated images in
+/// `dir`/`out`, with `env`.
+ProcessResult run_folder(const fs::path& dir, const ProcessOptions& env, std::vector<std::string> global_flags = {},
+                         const std::string& out = "out") {
+  std::vector<std::string> args = std::move(global_flags);
+  args.insert(args.end(), {"run", "--source", (dir / "in").string(), "--json", "-", "--output", (dir / out).string()});
+  return run_cli(args, env);
 }
 
 }  // namespace
@@ -34,13 +47,10 @@ TEST_CASE("default preset: YuNet when its model is in MASKDETECT_MODEL_DIR", "[c
   MASKDETECT_REQUIRE_DATA(shared_yunet());
   MASKDETECT_REQUIRE_DATA(detection_images_dir());
   TempDir tmp;
-  fs::create_directories(tmp / "models");
+  const ProcessOptions env = model_dir_and_images(tmp.path());
   fs::create_symlink(shared_yunet(), tmp / "models" / "face_detection_yunet_2022mar.onnx");
-  copy_sample_images(tmp / "in", 2);
-  const ProcessOptions env = model_dir_env(tmp / "models");
 
-  const ProcessResult r =
-      run_cli({"run", "--source", (tmp / "in").string(), "--json", "-", "--output", (tmp / "out").string()}, env);
+  const ProcessResult r = run_folder(tmp.path(), env);
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(count(r.err, "detector: YuNet 2022mar") == 1);
@@ -58,12 +68,9 @@ TEST_CASE("default preset: YuNet when its model is in MASKDETECT_MODEL_DIR", "[c
 TEST_CASE("default preset: BlazeFace back and the fetch hint when YuNet is missing", "[cli][default-detector]") {
   MASKDETECT_REQUIRE_DATA(detection_images_dir());
   TempDir tmp;
-  fs::create_directories(tmp / "models");  // empty
-  copy_sample_images(tmp / "in", 2);
-  const ProcessOptions env = model_dir_env(tmp / "models");
+  const ProcessOptions env = model_dir_and_images(tmp.path());  // no model in it
 
-  const ProcessResult r =
-      run_cli({"run", "--source", (tmp / "in").string(), "--json", "-", "--output", (tmp / "out").string()}, env);
+  const ProcessResult r = run_folder(tmp.path(), env);
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(count(r.err, "detector: BlazeFace back") == 1);
@@ -76,9 +83,7 @@ TEST_CASE("default preset: BlazeFace back and the fetch hint when YuNet is missi
   CHECK(count(list.out, "the default preset: detector: BlazeFace back") == 1);
 
   // Another back end chosen explicitly: no hint.
-  const ProcessResult front = run_cli({"--detector", "blazeface_front", "run", "--source", (tmp / "in").string(),
-                                       "--json", "-", "--output", (tmp / "out2").string()},
-                                      env);
+  const ProcessResult front = run_folder(tmp.path(), env, {"--detector", "blazeface_front"}, "out2");
   INFO(front.err);
   CHECK(front.exit_code == 0);
   CHECK(count(front.err, "detector: blazeface_front") == 1);

@@ -3,43 +3,28 @@
 // annotation files are rewritten as LabelImg writes them (<annotation verified="yes">, a comment, an
 // entity). Both must agree to 0.01 mAP@0.5 (issue 10, section 4).
 #include <cmath>
-#include <cstdlib>
 #include <fstream>
 #include <regex>
-#include <sstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "run_process.hpp"
 #include "test_support.hpp"
 
 #if defined(MASKDETECT_TEST_CLI) && defined(MASKDETECT_TEST_PYTHON)
 
 namespace fs = std::filesystem;
+using maskdetect::test::ProcessResult;
+using maskdetect::test::read_text;
+using maskdetect::test::run_process;
 
 namespace {
 
-fs::path andrewmvd() { return maskdetect::test::shared_dir() / "datasets" / "detection" / "andrewmvd_face_mask"; }
+using maskdetect::test::andrewmvd_dir;
 fs::path test_split() { return maskdetect::test::source_dir() / "models" / "splits" / "andrewmvd_test.txt"; }
 fs::path evaluator() { return maskdetect::test::source_dir() / "tests" / "tools" / "voc_map.py"; }
 constexpr std::size_t kImages = 60;
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
-
-/// Runs a shell command with stdout and stderr to files in `dir`; the exit status, and both outputs on failure.
-int run(const std::string& command, const fs::path& dir, std::string& output) {
-  const std::string full = command + " >" + q(dir / "out.txt") + " 2>" + q(dir / "err.txt");
-  const int raw = std::system(full.c_str());
-  output = slurp(dir / "out.txt") + slurp(dir / "err.txt");
-  return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-}
 
 /// The first kImages names of the test split, with their image (a symlink) and a LabelImg-style copy of their
 /// annotation, under `root` (a VOC folder: images/, annotations/).
@@ -52,15 +37,15 @@ void make_labelimg_subset(const fs::path& root) {
   for (std::string stem; n < kImages && std::getline(split, stem);) {
     if (stem.empty()) continue;
     ++n;
-    const fs::path xml = andrewmvd() / "annotations" / (stem + ".xml");
-    std::string text = slurp(xml);
+    const fs::path xml = andrewmvd_dir() / "annotations" / (stem + ".xml");
+    std::string text = read_text(xml);
     REQUIRE(text.find("<annotation>") != std::string::npos);
     // LabelImg: an attribute on the root; also a comment and an entity, which a hand-rolled reader trips on.
     text = std::regex_replace(text, std::regex("<annotation>"), "<annotation verified=\"yes\"><!-- LabelImg -->");
     text = std::regex_replace(text, std::regex("<folder>images</folder>"), "<folder>images &amp; more</folder>");
     std::ofstream(root / "annotations" / (stem + ".xml")) << text;
     for (const char* ext : {".png", ".jpg"}) {
-      const fs::path image = andrewmvd() / "images" / (stem + ext);
+      const fs::path image = andrewmvd_dir() / "images" / (stem + ext);
       if (fs::exists(image)) fs::create_symlink(image, root / "images" / (stem + ext));
     }
   }
@@ -71,44 +56,41 @@ void make_labelimg_subset(const fs::path& root) {
 
 TEST_CASE("eval --predictions agrees with an independent VOC evaluator on LabelImg files to 0.01 mAP",
           "[eval][cli][data]") {
-  MASKDETECT_REQUIRE_DATA(andrewmvd());
+  MASKDETECT_REQUIRE_DATA(andrewmvd_dir());
   MASKDETECT_REQUIRE_DATA(test_split());
   REQUIRE(fs::exists(evaluator()));
   const fs::path work = fs::path(MASKDETECT_TEST_BINARY_DIR) / "tests" / "eval" / "agreement";
   make_labelimg_subset(work / "voc");
-  std::string output;
-  const std::string cli = q(MASKDETECT_TEST_CLI);
 
   // Detections of the shipped pipeline (the default preset), as JSON Lines. The images are symlinks, as a
   // user's subset of a dataset often is.
   {
-    const int status = run(
-        cli + " run --source " + q(work / "voc" / "images") + " --json " + q(work / "predictions.jsonl"), work, output);
-    INFO(output);
-    REQUIRE(status == 0);
+    const ProcessResult r = maskdetect::test::run_cli(
+        {"run", "--source", (work / "voc" / "images").string(), "--json", (work / "predictions.jsonl").string()});
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
   }
 
   // maskdetect eval, --strict: a LabelImg file it could not read would fail the run, not be skipped.
   {
-    const int status = run(cli + " eval --strict --dataset " + q(work / "voc") + " --predictions " +
-                               q(work / "predictions.jsonl") + " --json " + q(work / "eval.json"),
-                           work, output);
-    INFO(output);
-    REQUIRE(status == 0);
+    const ProcessResult r =
+        maskdetect::test::run_cli({"eval", "--strict", "--dataset", (work / "voc").string(), "--predictions",
+                                   (work / "predictions.jsonl").string(), "--json", (work / "eval.json").string()});
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
   }
-  const auto ours = nlohmann::json::parse(slurp(work / "eval.json"));
+  const auto ours = nlohmann::json::parse(read_text(work / "eval.json"));
   REQUIRE(ours["dataset"]["images"] == kImages);
 
   {
-    const int status =
-        run(std::string("'") + MASKDETECT_TEST_PYTHON + "' " + q(evaluator()) + " --dataset " + q(work / "voc") +
-                " --predictions " + q(work / "predictions.jsonl") + " --json " + q(work / "voc_map.json"),
-            work, output);
-    INFO(output);
-    REQUIRE(status == 0);
+    const ProcessResult r = run_process(
+        MASKDETECT_TEST_PYTHON, {evaluator().string(), "--dataset", (work / "voc").string(), "--predictions",
+                                 (work / "predictions.jsonl").string(), "--json", (work / "voc_map.json").string()});
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
   }
-  const auto theirs = nlohmann::json::parse(slurp(work / "voc_map.json"))["by_iou"]["0.5"];
-  REQUIRE(nlohmann::json::parse(slurp(work / "voc_map.json"))["images"] == kImages);
+  const auto theirs = nlohmann::json::parse(read_text(work / "voc_map.json"))["by_iou"]["0.5"];
+  REQUIRE(nlohmann::json::parse(read_text(work / "voc_map.json"))["images"] == kImages);
 
   const double ours_map = ours["map50"].get<double>();
   const double theirs_map = theirs["map"].get<double>();

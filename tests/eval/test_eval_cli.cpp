@@ -1,15 +1,14 @@
 // `maskdetect eval` end to end: the CLI binary on a small andrewmvd split, on ground truth turned into
 // predictions, on a broken dataset with and without --strict, and on a tiny classification set.
-#include <cstdlib>
 #include <fstream>
 #include <random>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
 #include "eval/dataset.hpp"
 #include "maskdetect/json.hpp"
+#include "run_process.hpp"
 #include "test_support.hpp"
 
 #ifdef MASKDETECT_TEST_CLI
@@ -19,40 +18,14 @@ using namespace maskdetect::eval;
 
 namespace {
 
+using maskdetect::test::andrewmvd_dir;
+using maskdetect::test::ProcessResult;
+using maskdetect::test::read_text;
+using maskdetect::test::run_cli;
 using maskdetect::test::TempDir;
 
-const fs::path kAndrewmvd = maskdetect::test::shared_dir() / "datasets" / "detection" / "andrewmvd_face_mask";
 const fs::path kTestSplit = maskdetect::test::source_dir() / "models" / "splits" / "andrewmvd_test.txt";
 const fs::path kClassifierCard = maskdetect::test::source_dir() / "models" / "mask_classifier.yaml";
-
-struct Run {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-/// Runs `maskdetect <args>` (args already shell-quoted) and collects its exit status and output.
-Run run_cli(const std::string& args, const fs::path& tmp) {
-  const fs::path out = tmp / "stdout.txt";
-  const fs::path err = tmp / "stderr.txt";
-  const std::string cmd =
-      "'" + std::string(MASKDETECT_TEST_CLI) + "' " + args + " >'" + out.string() + "' 2>'" + err.string() + "'";
-  const int raw = std::system(cmd.c_str());
-  Run run;
-  run.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  run.out = slurp(out);
-  run.err = slurp(err);
-  return run;
-}
-
-std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
 
 /// The first `n` names of the andrewmvd test split, as a split file in `dir`.
 fs::path small_split(const fs::path& dir, std::size_t n) {
@@ -70,18 +43,17 @@ fs::path small_split(const fs::path& dir, std::size_t n) {
 }  // namespace
 
 TEST_CASE("eval on 20 andrewmvd test images: JSON keys and a sane mAP", "[eval][cli][data]") {
-  MASKDETECT_REQUIRE_DATA(kAndrewmvd);
+  MASKDETECT_REQUIRE_DATA(andrewmvd_dir());
   MASKDETECT_REQUIRE_DATA(kTestSplit);
   MASKDETECT_REQUIRE_DATA(kClassifierCard);
   TempDir tmp;
   const fs::path split = small_split(tmp.path(), 20);
-  const Run run = run_cli("eval --dataset " + q(kAndrewmvd) + " --split " + q(split) + " --json " +
-                              q(tmp.path() / "m.json") + " --report " + q(tmp.path() / "report"),
-                          tmp.path());
+  const ProcessResult run = run_cli({"eval", "--dataset", andrewmvd_dir().string(), "--split", split.string(), "--json",
+                                     (tmp / "m.json").string(), "--report", (tmp / "report").string()});
   INFO(run.err << run.out);
-  REQUIRE(run.status == 0);
+  REQUIRE(run.exit_code == 0);
   CHECK_THAT(run.out, Catch::Contains("mAP@0.5"));
-  const auto j = nlohmann::json::parse(slurp(tmp.path() / "m.json"));
+  const auto j = nlohmann::json::parse(read_text(tmp.path() / "m.json"));
   for (const char* key : {"map50", "map50_95", "macro_f1", "accuracy", "classes", "face", "confusion"})
     CHECK(j.contains(key));
   CHECK(j["accuracy"].is_null());  // a detection run
@@ -96,11 +68,11 @@ TEST_CASE("eval on 20 andrewmvd test images: JSON keys and a sane mAP", "[eval][
 }
 
 TEST_CASE("eval --predictions of the ground truth itself scores mAP 1", "[eval][cli][data]") {
-  MASKDETECT_REQUIRE_DATA(kAndrewmvd);
+  MASKDETECT_REQUIRE_DATA(andrewmvd_dir());
   MASKDETECT_REQUIRE_DATA(kTestSplit);
   TempDir tmp;
   const fs::path split = small_split(tmp.path(), 20);
-  Dataset d = read_dataset(kAndrewmvd, DatasetFormat::voc, ClassMap{});
+  Dataset d = read_dataset(andrewmvd_dir(), DatasetFormat::voc, ClassMap{});
   apply_split(d, split);
   REQUIRE(d.samples.size() == 20);
   {
@@ -122,11 +94,10 @@ TEST_CASE("eval --predictions of the ground truth itself scores mAP 1", "[eval][
       out << maskdetect::to_json(r, {.image = s.name, .frame = std::nullopt}) << '\n';
     }
   }
-  const Run run = run_cli("eval --dataset " + q(kAndrewmvd) + " --split " + q(split) + " --predictions " +
-                              q(tmp.path() / "gt.jsonl") + " --json -",
-                          tmp.path());
+  const ProcessResult run = run_cli({"eval", "--dataset", andrewmvd_dir().string(), "--split", split.string(),
+                                     "--predictions", (tmp / "gt.jsonl").string(), "--json", "-"});
   INFO(run.err);
-  REQUIRE(run.status == 0);
+  REQUIRE(run.exit_code == 0);
   const auto j = nlohmann::json::parse(run.out);
   CHECK(j["map50"].get<double>() == Approx(1.0));
   CHECK(j["map50_95"].get<double>() == Approx(1.0));
@@ -148,21 +119,23 @@ TEST_CASE("eval reports dataset problems by name, --strict makes them errors", "
   std::ofstream(tmp.path() / "p.jsonl")
       << R"({"image": "a.jpg", "width": 100, "height": 80, "faces": [{"box": [10, 10, 30, 30], "face_score": 0.9, "label": "mask", "score": 0.9}]})"
       << "\n";
-  const std::string args = "eval --dataset " + q(root) + " --predictions " + q(tmp.path() / "p.jsonl");
-  const Run lenient = run_cli(args, tmp.path());
+  std::vector<std::string> args{"eval", "--dataset", root.string(), "--predictions", (tmp / "p.jsonl").string()};
+  const ProcessResult lenient = run_cli(args);
   INFO(lenient.err << lenient.out);
-  CHECK(lenient.status == 0);
+  CHECK(lenient.exit_code == 0);
   CHECK_THAT(lenient.out, Catch::Contains("orphan.jpg"));
   CHECK_THAT(lenient.out, Catch::Contains("scarf"));
-  const Run strict = run_cli(args + " --strict", tmp.path());
-  CHECK(strict.status == 4);
+  args.emplace_back("--strict");
+  const ProcessResult strict = run_cli(args);
+  CHECK(strict.exit_code == 4);
   CHECK_THAT(strict.err, Catch::Contains("--strict"));
 
   // A bad predictions line is an error naming file:line.
   std::ofstream(tmp.path() / "bad.jsonl") << R"({"image": "a.jpg", "width": 100, "height": 80, "faces": []})"
                                           << "\nnot json\n";
-  const Run bad = run_cli("eval --dataset " + q(root) + " --predictions " + q(tmp.path() / "bad.jsonl"), tmp.path());
-  CHECK(bad.status == 4);
+  const ProcessResult bad =
+      run_cli({"eval", "--dataset", root.string(), "--predictions", (tmp / "bad.jsonl").string()});
+  CHECK(bad.exit_code == 4);
   CHECK_THAT(bad.err, Catch::Contains("bad.jsonl:2"));
 }
 
@@ -180,12 +153,11 @@ TEST_CASE("eval on a folder-per-class dataset reports accuracy and macro F1", "[
     for (std::size_t i = 0; i < 4 && i < files.size(); ++i)
       fs::copy_file(files[i], tmp.path() / "set" / cls / files[i].filename());
   }
-  const Run run = run_cli("eval --dataset " + q(tmp.path() / "set") + " --json " + q(tmp.path() / "c.json") +
-                              " --report " + q(tmp.path() / "rep"),
-                          tmp.path());
+  const ProcessResult run = run_cli({"eval", "--dataset", (tmp / "set").string(), "--json", (tmp / "c.json").string(),
+                                     "--report", (tmp / "rep").string()});
   INFO(run.err << run.out);
-  REQUIRE(run.status == 0);
-  const auto j = nlohmann::json::parse(slurp(tmp.path() / "c.json"));
+  REQUIRE(run.exit_code == 0);
+  const auto j = nlohmann::json::parse(read_text(tmp.path() / "c.json"));
   CHECK(j["task"] == "classification");
   CHECK(j["accuracy"].get<double>() >= 0.5);
   CHECK(j["macro_f1"].is_number());

@@ -3,6 +3,7 @@
 // the other XML variants (issue 10 section 4), YOLO "index name" classes files, peers' predictions without
 // face_score, and the COCO results export.
 #include <fstream>
+#include <initializer_list>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 #include "eval/dataset.hpp"
 #include "eval/evaluate.hpp"
 #include "maskdetect/error.hpp"
+#include "run_process.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;
@@ -25,9 +27,12 @@ void write(const fs::path& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
 }
 
-void image(const fs::path& path, int w = 100, int h = 80) {
-  fs::create_directories(path.parent_path());
-  REQUIRE(cv::imwrite(path.string(), cv::Mat(h, w, CV_8UC3, cv::Scalar(90, 120, 150))));
+/// A dataset folder `root` with a 100x80 image in images/ for each of `names`; returns `root`.
+fs::path with_images(const fs::path& root, std::initializer_list<const char*> names) {
+  fs::create_directories(root / "images");
+  for (const char* name : names)
+    REQUIRE(cv::imwrite((root / "images" / name).string(), cv::Mat(80, 100, CV_8UC3, cv::Scalar(90, 120, 150))));
+  return root;
 }
 
 const DatasetIssue* find_issue(const std::vector<DatasetIssue>& issues, const std::string& kind) {
@@ -92,8 +97,7 @@ TEST_CASE("VOC: huge, non-finite or negative numbers make the file malformed, na
   }
   // Through the reader: the file is reported by name and the image is not evaluated.
   maskdetect::test::TempDir tmp;
-  image(tmp.path() / "images" / "a.jpg");
-  image(tmp.path() / "images" / "b.jpg");
+  with_images(tmp.path(), {"a.jpg", "b.jpg"});
   write(tmp.path() / "annotations" / "a.xml", voc_box("10", "024666666666666666666666"));
   write(tmp.path() / "annotations" / "b.xml", voc_box("10"));
   const Dataset d = read_dataset(tmp.path(), DatasetFormat::voc, classes);
@@ -145,69 +149,40 @@ TEST_CASE("VOC: LabelImg files, attributes, entities, comments and any element o
 }
 
 #ifdef MASKDETECT_TEST_CLI
-namespace {
-
-struct Run {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-Run run_cli(const std::string& args, const fs::path& tmp) {
-  const fs::path out = tmp / "stdout.txt";
-  const fs::path err = tmp / "stderr.txt";
-  const std::string cmd =
-      "'" + std::string(MASKDETECT_TEST_CLI) + "' " + args + " >'" + out.string() + "' 2>'" + err.string() + "'";
-  const int raw = std::system(cmd.c_str());
-  Run run;
-  run.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  run.out = slurp(out);
-  run.err = slurp(err);
-  return run;
-}
-
-std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
-
-}  // namespace
+using maskdetect::test::ProcessResult;
+using maskdetect::test::read_text;
+using maskdetect::test::run_cli;
 
 TEST_CASE("eval reads LabelImg VOC files, reports skipped files in the summary, --strict fails on them",
           "[eval][cli]") {
   maskdetect::test::TempDir tmp;
-  const fs::path root = tmp.path() / "voc";
-  image(root / "images" / "a.jpg");
-  image(root / "images" / "b.jpg");
+  const fs::path root = with_images(tmp.path() / "voc", {"a.jpg", "b.jpg"});
   write(root / "annotations" / "a.xml", kLabelImg);
   write(root / "annotations" / "b.xml", "<annotation><object><name>with_mask</name>");  // truncated
   write(tmp.path() / "p.jsonl",
         R"({"image": "a.jpg", "faces": [{"box": [10, 12, 30, 38], "label": "mask", "score": 0.9}]})"
         "\n");
-  const std::string args = "eval --dataset " + q(root) + " --predictions " + q(tmp.path() / "p.jsonl");
-  const Run run = run_cli(args + " --json -", tmp.path());
+  std::vector<std::string> args{"eval", "--dataset", root.string(), "--predictions", (tmp / "p.jsonl").string()};
+  std::vector<std::string> json_args = args;
+  json_args.insert(json_args.end(), {"--json", "-"});
+  const ProcessResult run = run_cli(json_args);
   INFO(run.err);
-  REQUIRE(run.status == 0);
+  REQUIRE(run.exit_code == 0);
   CHECK_THAT(run.err, Contains("1 annotation file(s) or entries skipped as malformed"));
   CHECK_THAT(run.err, Contains("b.xml"));
   CHECK_THAT(run.err, Contains("ranked by score alone"));
   const auto j = nlohmann::json::parse(run.out);
   CHECK(j["face"]["recall"].get<double>() == Approx(1.0));
   CHECK(j["dataset"]["images"] == 1);
-  const Run strict = run_cli(args + " --strict", tmp.path());
-  CHECK(strict.status == 4);
+  args.emplace_back("--strict");
+  const ProcessResult strict = run_cli(args);
+  CHECK(strict.exit_code == 4);
 }
 
 TEST_CASE("eval: a COCO file with a width of 1e30 or a bbox of 024666666666666666666666 is reported, not cast",
           "[eval][cli][fuzz]") {
   maskdetect::test::TempDir tmp;
-  const fs::path root = tmp.path() / "coco";
-  image(root / "images" / "a.jpg");
-  image(root / "images" / "b.jpg");
+  const fs::path root = with_images(tmp.path() / "coco", {"a.jpg", "b.jpg"});
   write(root / "annotations.json",
         R"({"images": [{"id": 1, "file_name": "a.jpg", "width": 1e30, "height": 80},
                        {"id": 2, "file_name": "b.jpg", "width": 100, "height": 80}],
@@ -217,8 +192,9 @@ TEST_CASE("eval: a COCO file with a width of 1e30 or a bbox of 02466666666666666
   // (a leading zero is not JSON: that document is refused whole, naming the file)
   write(tmp.path() / "p.jsonl", R"({"image": "b.jpg", "faces": []})"
                                 "\n");
-  const Run invalid = run_cli("eval --dataset " + q(root) + " --predictions " + q(tmp.path() / "p.jsonl"), tmp.path());
-  CHECK(invalid.status == 4);
+  const ProcessResult invalid =
+      run_cli({"eval", "--dataset", root.string(), "--predictions", (tmp / "p.jsonl").string()});
+  CHECK(invalid.exit_code == 4);
   CHECK_THAT(invalid.err, Contains("annotations.json"));
   CocoFile coco = parse_coco(R"({"images": [{"id": 1, "file_name": "a.jpg", "width": 1e30, "height": 80},
                                            {"id": 2, "file_name": "b.jpg", "width": 100, "height": 80}],
@@ -239,15 +215,14 @@ TEST_CASE("eval: a COCO file with a width of 1e30 or a bbox of 02466666666666666
 
 TEST_CASE("eval: a predictions number like -1e30011 is an error naming file and line", "[eval][cli][fuzz]") {
   maskdetect::test::TempDir tmp;
-  const fs::path root = tmp.path() / "voc";
-  image(root / "images" / "a.jpg");
+  const fs::path root = with_images(tmp.path() / "voc", {"a.jpg"});
   write(root / "annotations" / "a.xml", kLabelImg);
   write(tmp.path() / "p.jsonl",
         "\n"
         R"({"image": "a.jpg", "faces": [{"box": [-1e30011, 1, 2, 3], "label": "mask"}]})"
         "\n");
-  const Run run = run_cli("eval --dataset " + q(root) + " --predictions " + q(tmp.path() / "p.jsonl"), tmp.path());
-  CHECK(run.status == 4);
+  const ProcessResult run = run_cli({"eval", "--dataset", root.string(), "--predictions", (tmp / "p.jsonl").string()});
+  CHECK(run.exit_code == 4);
   CHECK_THAT(run.err, Contains("p.jsonl:2"));
 }
 
@@ -259,8 +234,7 @@ TEST_CASE("eval: YOLO 'index name' classes files, CLASSES.TXT in any case, exit 
   CHECK(parse_yolo_classes("mask\nno_mask\n", "c.txt") == std::vector<std::string>{"mask", "no_mask"});
   CHECK(parse_yolo_classes("0 mask\nno_mask\n", "c.txt") == std::vector<std::string>{"0 mask", "no_mask"});
 
-  const fs::path root = tmp.path() / "yolo";
-  image(root / "images" / "a.jpg");
+  const fs::path root = with_images(tmp.path() / "yolo", {"a.jpg"});
   write(root / "labels" / "a.txt", "0 0.25 0.25 0.2 0.2\n1 0.75 0.5 0.2 0.3\n");
   write(root / "CLASSES.TXT", "0 mask\n1 no_mask\n");
   const Dataset d = read_dataset(root, std::nullopt, ClassMap{});
@@ -271,15 +245,14 @@ TEST_CASE("eval: YOLO 'index name' classes files, CLASSES.TXT in any case, exit 
   write(root / "CLASSES.TXT", "0 helmet\n1 hat\n");
   write(tmp.path() / "p.jsonl", R"({"image": "a.jpg", "faces": []})"
                                 "\n");
-  const Run run = run_cli("eval --dataset " + q(root) + " --predictions " + q(tmp.path() / "p.jsonl"), tmp.path());
-  CHECK(run.status == 4);
+  const ProcessResult run = run_cli({"eval", "--dataset", root.string(), "--predictions", (tmp / "p.jsonl").string()});
+  CHECK(run.exit_code == 4);
   CHECK_THAT(run.err, Contains("every box was dropped") && Contains("helmet"));
 }
 
 TEST_CASE("eval --coco-results writes standard COCO detections ranked by confidence", "[eval][cli]") {
   maskdetect::test::TempDir tmp;
-  const fs::path root = tmp.path() / "coco";
-  image(root / "images" / "a.jpg");
+  const fs::path root = with_images(tmp.path() / "coco", {"a.jpg"});
   write(root / "instances.json",
         R"({"images": [{"id": 42, "file_name": "a.jpg", "width": 100, "height": 80}],
             "annotations": [{"image_id": 42, "category_id": 7, "bbox": [10, 10, 30, 30]}],
@@ -288,13 +261,12 @@ TEST_CASE("eval --coco-results writes standard COCO detections ranked by confide
         R"({"image": "a.jpg", "faces": [{"box": [10, 10, 30, 30], "face_score": 0.5, "label": "mask", "score": 0.8},)"
         R"( {"box": [50, 10, 20, 20], "face_score": 0.9, "label": "no_mask", "score": 0.5}]})"
         "\n");
-  const Run run = run_cli("eval --dataset " + q(root) + " --predictions " + q(tmp.path() / "p.jsonl") +
-                              " --coco-results " + q(tmp.path() / "det.json"),
-                          tmp.path());
+  const ProcessResult run = run_cli({"eval", "--dataset", root.string(), "--predictions", (tmp / "p.jsonl").string(),
+                                     "--coco-results", (tmp / "det.json").string()});
   INFO(run.err);
-  REQUIRE(run.status == 0);
+  REQUIRE(run.exit_code == 0);
   CHECK_THAT(run.out, Contains("ranked by face_score x score"));
-  const auto j = nlohmann::json::parse(slurp(tmp.path() / "det.json"));
+  const auto j = nlohmann::json::parse(read_text(tmp.path() / "det.json"));
   REQUIRE(j.size() == 2);
   CHECK(j[0]["image_id"] == 42);
   CHECK(j[0]["category_id"] == 7);
@@ -303,10 +275,9 @@ TEST_CASE("eval --coco-results writes standard COCO detections ranked by confide
   CHECK(j[1]["category_id"] == 9);
   CHECK(j[1]["score"].get<double>() == Approx(0.45));
   // Never over an input.
-  const Run over = run_cli("eval --dataset " + q(root) + " --predictions " + q(tmp.path() / "p.jsonl") +
-                               " --coco-results " + q(root / "instances.json"),
-                           tmp.path());
-  CHECK(over.status == 4);
-  CHECK(nlohmann::json::parse(slurp(root / "instances.json")).contains("images"));
+  const ProcessResult over = run_cli({"eval", "--dataset", root.string(), "--predictions", (tmp / "p.jsonl").string(),
+                                      "--coco-results", (root / "instances.json").string()});
+  CHECK(over.exit_code == 4);
+  CHECK(nlohmann::json::parse(read_text(root / "instances.json")).contains("images"));
 }
 #endif  // MASKDETECT_TEST_CLI

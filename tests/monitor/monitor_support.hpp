@@ -12,9 +12,7 @@
 namespace maskdetect::test {
 
 /// A dataset image with several faces (annotations: 3+ faces).
-inline std::filesystem::path sample_image() {
-  return shared_dir() / "datasets/detection/andrewmvd_face_mask/images/maksssksksss0.jpg";
-}
+inline std::filesystem::path sample_image() { return andrewmvd_dir() / "images" / "maksssksksss0.jpg"; }
 
 /// A person track on a real frame; the face box is the first face of the image's VOC annotation
 /// (maksssksksss0.xml: xmin 79, ymin 105, xmax 109, ymax 142).

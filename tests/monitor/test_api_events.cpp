@@ -3,51 +3,20 @@
 #include <string>
 
 #include <fmt/format.h>
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
 #include "event_store.hpp"
 #include "monitor_support.hpp"
-#include "server.hpp"
+#include "server_client.hpp"
 
-namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = net::ip::tcp;
 using maskdetect::server::EventStore;
 using maskdetect::server::Privacy;
 using maskdetect::test::sample_image;
 using maskdetect::test::sample_track;
-using nlohmann::json;
-
-namespace {
-
-using Response = http::response<http::string_body>;
-
-Response fetch(unsigned short port, http::verb verb, const std::string& target, const std::string& token = "") {
-  net::io_context ioc;
-  tcp::socket socket(ioc);
-  socket.connect({net::ip::make_address("127.0.0.1"), port});
-  http::request<http::empty_body> req{verb, target, 11};
-  req.set(http::field::host, "127.0.0.1");
-  if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
-  http::write(socket, req);
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(std::uint64_t{64} << 20);
-  if (verb == http::verb::head) parser.skip(true);
-  http::read(socket, buffer, parser);
-  beast::error_code ec;
-  socket.shutdown(tcp::socket::shutdown_both, ec);
-  return parser.release();
-}
-
-}  // namespace
+using server_test::fetch;
+using server_test::Response;
 
 TEST_CASE("events API: list, filter, page, get, images, delete with the token, survives a restart", "[monitor]") {
   MASKDETECT_REQUIRE_DATA(sample_image());

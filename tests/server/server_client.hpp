@@ -4,10 +4,11 @@
 #include <array>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <future>
 #include <memory>
+#include <optional>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -42,9 +43,7 @@ using nlohmann::json;
 
 namespace server_test {
 
-inline fs::path images_dir() {
-  return maskdetect::test::shared_dir() / "datasets/detection/andrewmvd_face_mask/images";
-}
+inline fs::path images_dir() { return maskdetect::test::andrewmvd_dir() / "images"; }
 
 /// Dataset images with several faces each (annotations: 3+ faces).
 inline const std::vector<std::string>& sample_names() {
@@ -52,10 +51,7 @@ inline const std::vector<std::string>& sample_names() {
   return names;
 }
 
-inline std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using maskdetect::test::read_text;
 
 inline ServerOptions test_options() {
   ServerOptions options;
@@ -95,7 +91,7 @@ struct Request {
   std::string token;
 };
 
-/// One request on an open stream; reads the answer.
+/// One request on an open stream; reads the answer (its headers alone for HEAD).
 inline Response exchange(tcp::socket& socket, const Request& r) {
   http::request<http::string_body> req{r.verb, r.target, 11};
   req.set(http::field::host, "127.0.0.1");
@@ -107,6 +103,7 @@ inline Response exchange(tcp::socket& socket, const Request& r) {
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(std::uint64_t{64} << 20);
+  if (r.verb == http::verb::head) parser.skip(true);
   http::read(socket, buffer, parser);
   return parser.release();
 }
@@ -122,9 +119,13 @@ inline Response fetch(unsigned short port, const Request& r) {
   return res;
 }
 
+/// A request without a body on a fresh connection, with a bearer token unless `token` is empty.
+inline Response fetch(unsigned short port, http::verb verb, const std::string& target, const std::string& token = {}) {
+  return fetch(port, Request{.verb = verb, .target = target, .body = {}, .content_type = {}, .token = token});
+}
+
 inline Response get(unsigned short port, const std::string& target, const std::string& token = {}) {
-  return fetch(port,
-               Request{.verb = http::verb::get, .target = target, .body = {}, .content_type = {}, .token = token});
+  return fetch(port, http::verb::get, target, token);
 }
 
 inline Response post_image(unsigned short port, const std::string& target, std::string body,
@@ -146,16 +147,25 @@ inline std::string error_code(const Response& res) {
   return doc["error"]["code"].get<std::string>();
 }
 
-/// Sends a raw request text and returns the status code of the answer.
-inline Response raw_request(unsigned short port, const std::string& text) {
+/// Sends raw bytes and reads one answer; an empty optional when the server closed without answering.
+inline std::optional<Response> try_raw_request(unsigned short port, const std::string& text) {
   net::io_context ioc;
   tcp::socket socket(ioc);
   socket.connect(endpoint(port));
   net::write(socket, net::buffer(text));
   beast::flat_buffer buffer;
   Response res;
-  http::read(socket, buffer, res);
+  beast::error_code ec;
+  http::read(socket, buffer, res, ec);
+  if (ec) return std::nullopt;
   return res;
+}
+
+/// Sends raw bytes and reads one answer; throws when the server closed without answering.
+inline Response raw_request(unsigned short port, const std::string& text) {
+  std::optional<Response> res = try_raw_request(port, text);
+  if (!res) throw std::runtime_error("the server closed the connection without answering");
+  return std::move(*res);
 }
 
 /// A WebSocket upgrade request sent as raw HTTP; returns the answer (101 on success).
@@ -198,7 +208,7 @@ struct WsClient {
   websocket::response_type handshake_response;
 };
 
-inline std::string sample_jpeg(std::size_t i = 0) { return read_file(images_dir() / sample_names().at(i)); }
+inline std::string sample_jpeg(std::size_t i = 0) { return read_text(images_dir() / sample_names().at(i)); }
 
 /// The first 200 bytes of a PNG of the sample: a sound header, then too little pixel data to decode.
 inline std::string truncated_png() {

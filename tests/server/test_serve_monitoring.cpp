@@ -40,7 +40,7 @@ class ServeProcess {
       int status = 0;
       if (port_ == 0 && waitpid(pid_, &status, WNOHANG) == pid_) {
         pid_ = -1;
-        FAIL("maskdetect serve exited: " << read_file(err_file));
+        FAIL("maskdetect serve exited: " << read_text(err_file));
       }
     }
     if (port_ == 0) stop();

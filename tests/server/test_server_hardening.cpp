@@ -27,20 +27,6 @@ std::string encode_sample(const std::string& ext) {
   return {bytes.begin(), bytes.end()};
 }
 
-/// Sends raw bytes and reads one answer; an empty optional when the server closed without answering.
-std::optional<Response> try_raw_request(unsigned short port, const std::string& text) {
-  net::io_context ioc;
-  tcp::socket socket(ioc);
-  socket.connect(endpoint(port));
-  net::write(socket, net::buffer(text));
-  beast::flat_buffer buffer;
-  Response res;
-  beast::error_code ec;
-  http::read(socket, buffer, res, ec);
-  if (ec) return std::nullopt;
-  return res;
-}
-
 /// Redirects this process's stderr to a file while alive; text() reads what was written.
 class StderrCapture {
  public:
@@ -57,7 +43,7 @@ class StderrCapture {
   StderrCapture& operator=(const StderrCapture&) = delete;
   std::string text() {
     restore();
-    return read_file(path_);
+    return read_text(path_);
   }
 
  private:
@@ -441,7 +427,7 @@ TEST_CASE("SIGTERM under load: every request already sent is answered, then the 
   for (auto& thread : clients) thread.join();
   int status = 0;
   REQUIRE(waitpid(pid, &status, 0) == pid);
-  INFO(read_file(err_file));
+  INFO(read_text(err_file));
   INFO("answered " << answered.load() << ", of which sent before SIGTERM and answered after it "
                    << answered_after_kill.load());
   CHECK(unanswered_before_kill.load() == 0);

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -20,8 +22,19 @@ inline std::filesystem::path shared_dir() {
   return MASKDETECT_TEST_SHARED_DIR;
 }
 
+/// The andrewmvd face-mask detection set (images/, annotations/) in the shared folder.
+inline std::filesystem::path andrewmvd_dir() { return shared_dir() / "datasets" / "detection" / "andrewmvd_face_mask"; }
+
 /// The project's source tree (for models/ and models/splits/).
 inline std::filesystem::path source_dir() { return MASKDETECT_TEST_SOURCE_DIR; }
+
+/// The whole of the file at `path` (empty when it cannot be read).
+inline std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
 
 /// True when running under CI (CI=true), where missing test data is an error, never a skip.
 inline bool in_ci() {

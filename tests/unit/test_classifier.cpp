@@ -1,7 +1,6 @@
 // The mask classifier: model cards, and the shipped model on real face crops.
 #include <fstream>
 #include <regex>
-#include <sstream>
 
 #include <opencv2/imgcodecs.hpp>
 
@@ -11,17 +10,11 @@
 
 using Catch::Matchers::Contains;
 namespace fs = std::filesystem;
+using maskdetect::test::read_text;
 
 namespace {
 
 const fs::path kShippedCard = maskdetect::test::source_dir() / "models" / "mask_classifier.yaml";
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // Writes `text` as a card beside the shipped model, so `model:` resolves to it.
 fs::path write_card(const std::string& name, const std::string& text) {
@@ -50,7 +43,7 @@ struct GtFace {
 
 // Ground-truth faces of the andrewmvd images listed in the committed test split (every `step`-th image).
 std::vector<GtFace> andrewmvd_test_faces(std::size_t step) {
-  const auto root = maskdetect::test::shared_dir() / "datasets" / "detection" / "andrewmvd_face_mask";
+  const auto root = maskdetect::test::andrewmvd_dir();
   std::ifstream split(maskdetect::test::source_dir() / "models" / "splits" / "andrewmvd_test.txt");
   std::vector<GtFace> faces;
   const std::regex object(
@@ -128,7 +121,7 @@ TEST_CASE("bad model cards are errors naming the file and the key", "[classifier
 }
 
 TEST_CASE("batched and single classification agree and give probabilities", "[classifier]") {
-  MASKDETECT_REQUIRE_DATA(maskdetect::test::shared_dir() / "datasets" / "detection" / "andrewmvd_face_mask");
+  MASKDETECT_REQUIRE_DATA(maskdetect::test::andrewmvd_dir());
   auto classifier = maskdetect::MaskClassifier::create({.card = kShippedCard.string()});
   const auto faces = andrewmvd_test_faces(10);
   REQUIRE(faces.size() >= 8);
@@ -160,7 +153,7 @@ TEST_CASE("batched and single classification agree and give probabilities", "[cl
 }
 
 TEST_CASE("the shipped classifier labels andrewmvd test-split faces correctly", "[classifier][data]") {
-  MASKDETECT_REQUIRE_DATA(maskdetect::test::shared_dir() / "datasets" / "detection" / "andrewmvd_face_mask");
+  MASKDETECT_REQUIRE_DATA(maskdetect::test::andrewmvd_dir());
   auto classifier = maskdetect::MaskClassifier::create({.card = kShippedCard.string()});
   const auto faces = andrewmvd_test_faces(3);
   REQUIRE(faces.size() >= 100);

@@ -3,28 +3,24 @@
 
 #include <maskdetect/maskdetect.hpp>
 
+#include "sdk_support.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;
+using maskdetect::test::blazeface_back_config;
 
 namespace {
 
-const fs::path kImages = maskdetect::test::shared_dir() / "datasets" / "detection" / "andrewmvd_face_mask" / "images";
-
-maskdetect::Config back_config() {
-  maskdetect::Config config;
-  config.detector.backend = maskdetect::DetectorBackend::blazeface_back;
-  return config;
-}
+fs::path images_dir() { return maskdetect::test::andrewmvd_dir() / "images"; }
 
 }  // namespace
 
 TEST_CASE("Detector finds and labels faces, consistent with its own probabilities", "[detector][data]") {
-  MASKDETECT_REQUIRE_DATA(kImages);
-  maskdetect::Detector detector(back_config());
+  MASKDETECT_REQUIRE_DATA(images_dir());
+  maskdetect::Detector detector(blazeface_back_config());
   std::size_t faces_seen = 0;
   for (const char* stem : {"maksssksksss0", "maksssksksss5", "maksssksksss12", "maksssksksss27", "maksssksksss101"}) {
-    const cv::Mat image = cv::imread((kImages / (std::string(stem) + ".jpg")).string());
+    const cv::Mat image = cv::imread((images_dir() / (std::string(stem) + ".jpg")).string());
     REQUIRE_FALSE(image.empty());
     const auto result = detector.detect(image);
     CHECK(result.frame_size == image.size());
@@ -60,9 +56,9 @@ TEST_CASE("Detector rejects empty and non-BGR images", "[detector]") {
 }
 
 TEST_CASE("the face threshold can change between frames", "[detector][data]") {
-  MASKDETECT_REQUIRE_DATA(kImages);
-  maskdetect::Detector detector(back_config());
-  const cv::Mat image = cv::imread((kImages / "maksssksksss0.jpg").string());
+  MASKDETECT_REQUIRE_DATA(images_dir());
+  maskdetect::Detector detector(blazeface_back_config());
+  const cv::Mat image = cv::imread((images_dir() / "maksssksksss0.jpg").string());
   detector.set_face_threshold(0.3f);
   const auto loose = detector.detect(image).faces.size();
   detector.set_face_threshold(0.95f);

@@ -10,27 +10,18 @@
 
 #include <maskdetect/maskdetect.hpp>
 
+#include "sdk_support.hpp"
 #include "test_support.hpp"
 #include "voc.hpp"
 
 namespace fs = std::filesystem;
-
-namespace {
-
-const fs::path kDataset = maskdetect::test::shared_dir() / "datasets" / "detection" / "andrewmvd_face_mask";
-
-maskdetect::Config back_config() {
-  maskdetect::Config config;
-  config.detector.backend = maskdetect::DetectorBackend::blazeface_back;
-  return config;
-}
-
-}  // namespace
+using maskdetect::test::andrewmvd_dir;
+using maskdetect::test::blazeface_back_config;
 
 TEST_CASE("Face::prob reads the probability of each label", "[detector][api][data]") {
-  MASKDETECT_REQUIRE_DATA(kDataset);
-  maskdetect::Detector detector(back_config());
-  const cv::Mat image = cv::imread((kDataset / "images" / "maksssksksss0.jpg").string());
+  MASKDETECT_REQUIRE_DATA(andrewmvd_dir());
+  maskdetect::Detector detector(blazeface_back_config());
+  const cv::Mat image = cv::imread((andrewmvd_dir() / "images" / "maksssksksss0.jpg").string());
   REQUIRE_FALSE(image.empty());
   const auto result = detector.detect(image);
   REQUIRE_FALSE(result.faces.empty());
@@ -43,11 +34,11 @@ TEST_CASE("Face::prob reads the probability of each label", "[detector][api][dat
 }
 
 TEST_CASE("Detector::classify labels boxes from another detector as detect() would", "[detector][api][data]") {
-  MASKDETECT_REQUIRE_DATA(kDataset);
-  maskdetect::Detector detector(back_config());
+  MASKDETECT_REQUIRE_DATA(andrewmvd_dir());
+  maskdetect::Detector detector(blazeface_back_config());
   for (const char* stem : {"maksssksksss0", "maksssksksss5", "maksssksksss12"}) {
     INFO(stem);
-    const cv::Mat image = cv::imread((kDataset / "images" / (std::string(stem) + ".jpg")).string());
+    const cv::Mat image = cv::imread((andrewmvd_dir() / "images" / (std::string(stem) + ".jpg")).string());
     REQUIRE_FALSE(image.empty());
 
     // Boxes detect() found, fed back in: the same labels and probabilities.
@@ -68,7 +59,7 @@ TEST_CASE("Detector::classify labels boxes from another detector as detect() wou
     // Boxes of "another detector" (the dataset's annotations, with made-up scores, in reverse score
     // order): every box kept, sorted by score, and the result drawn and written as JSON.
     const std::vector<cv::Rect2f> truth =
-        maskdetect::test::voc_boxes(kDataset / "annotations" / (std::string(stem) + ".xml"), image.size());
+        maskdetect::test::voc_boxes(andrewmvd_dir() / "annotations" / (std::string(stem) + ".xml"), image.size());
     REQUIRE_FALSE(truth.empty());
     std::vector<maskdetect::FaceBox> own;
     for (std::size_t i = 0; i < truth.size(); ++i)
@@ -91,9 +82,9 @@ TEST_CASE("Detector::classify labels boxes from another detector as detect() wou
 }
 
 TEST_CASE("Detector::classify refuses bad boxes and images", "[detector][api][data]") {
-  MASKDETECT_REQUIRE_DATA(kDataset);
-  maskdetect::Detector detector(back_config());
-  const cv::Mat image = cv::imread((kDataset / "images" / "maksssksksss0.jpg").string());
+  MASKDETECT_REQUIRE_DATA(andrewmvd_dir());
+  maskdetect::Detector detector(blazeface_back_config());
+  const cv::Mat image = cv::imread((andrewmvd_dir() / "images" / "maksssksksss0.jpg").string());
   REQUIRE_FALSE(image.empty());
   auto code_of = [&](std::vector<maskdetect::FaceBox> boxes, const cv::Mat& bgr) {
     try {
@@ -112,7 +103,7 @@ TEST_CASE("Detector::classify refuses bad boxes and images", "[detector][api][da
 }
 
 TEST_CASE("a moved-from Detector throws a clear Error", "[detector][api]") {
-  maskdetect::Detector detector(back_config());
+  maskdetect::Detector detector(blazeface_back_config());
   maskdetect::Detector moved(std::move(detector));
   const cv::Mat frame(120, 160, CV_8UC3, cv::Scalar(80, 80, 80));
   CHECK(moved.detect(frame).faces.empty());
@@ -134,7 +125,7 @@ TEST_CASE("set_inference_threads is process-wide; 0 restores OpenCV's default", 
   const int default_threads = cv::getNumThreads();
   maskdetect::set_inference_threads(2);
   CHECK(cv::getNumThreads() == 2);
-  maskdetect::Config config = back_config();
+  maskdetect::Config config = blazeface_back_config();
   config.threads = 3;
   {
     maskdetect::Detector detector(config);

@@ -10,11 +10,14 @@
 #include "maskdetect/config.hpp"
 #include "maskdetect/error.hpp"
 #include "maskdetect/face_detector.hpp"
+#include "sdk_support.hpp"
 #include "test_support.hpp"
 #include "voc.hpp"
 
 namespace fs = std::filesystem;
 using maskdetect::DetectorBackend;
+using maskdetect::test::andrewmvd_dir;
+using maskdetect::test::create_error;
 
 namespace {
 
@@ -25,7 +28,6 @@ fs::path blazeface_model(bool back) {
 fs::path yunet_model() {
   return maskdetect::test::shared_dir() / "models/yunet_2022mar/face_detection_yunet_2022mar.onnx";
 }
-fs::path andrewmvd() { return maskdetect::test::shared_dir() / "datasets/detection/andrewmvd_face_mask"; }
 fs::path mask_detector_model() { return maskdetect::test::source_dir() / "models/mask_detector.onnx"; }
 
 maskdetect::DetectorConfig config_for(DetectorBackend backend, const fs::path& model, int tiles = 1) {
@@ -36,21 +38,10 @@ maskdetect::DetectorConfig config_for(DetectorBackend backend, const fs::path& m
   return config;
 }
 
-maskdetect::Errc create_error(const maskdetect::DetectorConfig& config, std::string* message = nullptr) {
-  try {
-    (void)maskdetect::FaceDetector::create(config);
-  } catch (const maskdetect::Error& e) {
-    if (message != nullptr) *message = e.what();
-    return e.code();
-  }
-  FAIL("FaceDetector::create did not throw for " << config.model);
-  return maskdetect::Errc::internal;
-}
-
 // The fixed sample: `count` images, every 14th of the sorted file names.
 std::vector<fs::path> sample_images(std::size_t count) {
   std::vector<fs::path> all;
-  for (const auto& e : fs::directory_iterator(andrewmvd() / "images")) all.push_back(e.path());
+  for (const auto& e : fs::directory_iterator(andrewmvd_dir() / "images")) all.push_back(e.path());
   std::sort(all.begin(), all.end());
   std::vector<fs::path> sample;
   for (std::size_t i = 0; i < all.size() && sample.size() < count; i += 14) sample.push_back(all[i]);
@@ -65,7 +56,7 @@ double recall_at_05(maskdetect::FaceDetector& detector, std::size_t count = 60) 
     const cv::Mat bgr = cv::imread(image.string(), cv::IMREAD_COLOR);
     REQUIRE_FALSE(bgr.empty());
     const auto gt =
-        maskdetect::test::voc_boxes(andrewmvd() / "annotations" / (image.stem().string() + ".xml"), bgr.size());
+        maskdetect::test::voc_boxes(andrewmvd_dir() / "annotations" / (image.stem().string() + ".xml"), bgr.size());
     const auto faces = detector.detect(bgr);
     const cv::Rect2f frame(0.0f, 0.0f, static_cast<float>(bgr.cols), static_cast<float>(bgr.rows));
     std::vector<cv::Rect2f> boxes;
@@ -140,7 +131,7 @@ TEST_CASE("face detector: the default BlazeFace model is found in the search pat
 }
 
 TEST_CASE("face detector recall on andrewmvd: yunet >= .7, blazeface back well above front", "[face_detector][data]") {
-  MASKDETECT_REQUIRE_DATA(andrewmvd());
+  MASKDETECT_REQUIRE_DATA(andrewmvd_dir());
   MASKDETECT_REQUIRE_DATA(yunet_model());
   MASKDETECT_REQUIRE_DATA(blazeface_model(false));
   MASKDETECT_REQUIRE_DATA(blazeface_model(true));
@@ -160,7 +151,7 @@ TEST_CASE("face detector recall on andrewmvd: yunet >= .7, blazeface back well a
 }
 
 TEST_CASE("face detector recall on andrewmvd: 2x2 tiles raise blazeface back recall", "[face_detector][data]") {
-  MASKDETECT_REQUIRE_DATA(andrewmvd());
+  MASKDETECT_REQUIRE_DATA(andrewmvd_dir());
   MASKDETECT_REQUIRE_DATA(blazeface_model(true));
   // Tiling costs 5 inferences a frame: a smaller sample (the first 30 of the 60, 139 faces).
   // Measured (score 0.5): back .57, back with 2x2 tiles + full frame .68.
@@ -176,7 +167,7 @@ TEST_CASE("face detector recall on andrewmvd: 2x2 tiles raise blazeface back rec
 }
 
 TEST_CASE("face detector recall on andrewmvd: 2x2 tiles raise yunet recall of small faces", "[face_detector][data]") {
-  MASKDETECT_REQUIRE_DATA(andrewmvd());
+  MASKDETECT_REQUIRE_DATA(andrewmvd_dir());
   MASKDETECT_REQUIRE_DATA(yunet_model());
   // Faces under 32 px (sqrt of the box area) of the 60 sample images. Each tile is scaled to the frame's
   // long side (640), so its faces are seen twice as large; tiles add only faces small in the whole frame.
@@ -185,7 +176,8 @@ TEST_CASE("face detector recall on andrewmvd: 2x2 tiles raise yunet recall of sm
     for (const fs::path& image : sample_images(60)) {
       const cv::Mat bgr = cv::imread(image.string(), cv::IMREAD_COLOR);
       REQUIRE_FALSE(bgr.empty());
-      auto gt = maskdetect::test::voc_boxes(andrewmvd() / "annotations" / (image.stem().string() + ".xml"), bgr.size());
+      auto gt =
+          maskdetect::test::voc_boxes(andrewmvd_dir() / "annotations" / (image.stem().string() + ".xml"), bgr.size());
       std::erase_if(gt, [](const cv::Rect2f& b) { return b.area() >= 32.0f * 32.0f; });
       std::vector<cv::Rect2f> boxes;
       for (const auto& face : detector.detect(bgr)) boxes.push_back(face.box);
@@ -209,7 +201,7 @@ TEST_CASE("face detector recall on andrewmvd: 2x2 tiles raise yunet recall of sm
 }
 
 TEST_CASE("face detector: the project's mask detector finds andrewmvd test faces", "[face_detector][data]") {
-  MASKDETECT_REQUIRE_DATA(andrewmvd());
+  MASKDETECT_REQUIRE_DATA(andrewmvd_dir());
   MASKDETECT_REQUIRE_DATA(mask_detector_model());
   MASKDETECT_REQUIRE_DATA(blazeface_model(true));
   // The wrong network for the back end is a load error; so is a wrong input size in the config.
@@ -230,7 +222,7 @@ TEST_CASE("face detector: the project's mask detector finds andrewmvd test faces
   {
     std::ifstream split(maskdetect::test::source_dir() / "models/splits/andrewmvd_test.txt");
     for (std::string stem; std::getline(split, stem) && images.size() < 30;)
-      if (!stem.empty()) images.push_back(andrewmvd() / "images" / (stem + ".jpg"));
+      if (!stem.empty()) images.push_back(andrewmvd_dir() / "images" / (stem + ".jpg"));
   }
   REQUIRE(images.size() == 30);
   int gt_total = 0, matched = 0;
@@ -238,7 +230,7 @@ TEST_CASE("face detector: the project's mask detector finds andrewmvd test faces
     const cv::Mat bgr = cv::imread(image.string(), cv::IMREAD_COLOR);
     REQUIRE_FALSE(bgr.empty());
     const auto gt =
-        maskdetect::test::voc_boxes(andrewmvd() / "annotations" / (image.stem().string() + ".xml"), bgr.size());
+        maskdetect::test::voc_boxes(andrewmvd_dir() / "annotations" / (image.stem().string() + ".xml"), bgr.size());
     const auto faces = detector->detect(bgr);
     const cv::Rect2f frame(0.0f, 0.0f, static_cast<float>(bgr.cols), static_cast<float>(bgr.rows));
     std::vector<cv::Rect2f> boxes;

@@ -21,9 +21,7 @@ using Bytes = std::vector<unsigned char>;
 
 namespace {
 
-fs::path sample_path() {
-  return maskdetect::test::shared_dir() / "datasets/detection/andrewmvd_face_mask/images/maksssksksss0.jpg";
-}
+fs::path sample_path() { return maskdetect::test::andrewmvd_dir() / "images" / "maksssksksss0.jpg"; }
 
 Bytes read_bytes(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
