@@ -54,10 +54,7 @@ const char* const kFfmpeg = "/usr/bin/ffmpeg";
 class Child {
  public:
   Child(const std::vector<std::string>& args, const fs::path& log) {
-    std::vector<std::string> storage = args;
-    std::vector<char*> argv;
-    for (std::string& arg : storage) argv.push_back(arg.data());
-    argv.push_back(nullptr);
+    const Argv argv(args.at(0), {args.begin() + 1, args.end()});
     pid_ = fork();
     if (pid_ < 0) throw std::runtime_error("fork failed");
     if (pid_ == 0) {
@@ -71,7 +68,7 @@ class Child {
         dup2(log_fd, STDOUT_FILENO);
         dup2(log_fd, STDERR_FILENO);
       }
-      execv(storage[0].c_str(), argv.data());
+      execv(args[0].c_str(), argv.get());
       _exit(127);
     }
   }
