@@ -24,12 +24,12 @@ using maskdetect::test::read_text;
 using maskdetect::test::run_cli;
 using maskdetect::test::TempDir;
 
-const fs::path kTestSplit = maskdetect::test::source_dir() / "models" / "splits" / "andrewmvd_test.txt";
-const fs::path kClassifierCard = maskdetect::test::source_dir() / "models" / "mask_classifier.yaml";
+fs::path test_split() { return maskdetect::test::source_dir() / "models" / "splits" / "andrewmvd_test.txt"; }
+fs::path classifier_card() { return maskdetect::test::source_dir() / "models" / "mask_classifier.yaml"; }
 
 /// The first `n` names of the andrewmvd test split, as a split file in `dir`.
 fs::path small_split(const fs::path& dir, std::size_t n) {
-  std::ifstream in(kTestSplit);
+  std::ifstream in(test_split());
   std::ofstream out(dir / "split.txt");
   std::size_t k = 0;
   for (std::string line; k < n && std::getline(in, line);)
@@ -44,8 +44,8 @@ fs::path small_split(const fs::path& dir, std::size_t n) {
 
 TEST_CASE("eval on 20 andrewmvd test images: JSON keys and a sane mAP", "[eval][cli][data]") {
   MASKDETECT_REQUIRE_DATA(andrewmvd_dir());
-  MASKDETECT_REQUIRE_DATA(kTestSplit);
-  MASKDETECT_REQUIRE_DATA(kClassifierCard);
+  MASKDETECT_REQUIRE_DATA(test_split());
+  MASKDETECT_REQUIRE_DATA(classifier_card());
   TempDir tmp;
   const fs::path split = small_split(tmp.path(), 20);
   const ProcessResult run = run_cli({"eval", "--dataset", andrewmvd_dir().string(), "--split", split.string(), "--json",
@@ -69,7 +69,7 @@ TEST_CASE("eval on 20 andrewmvd test images: JSON keys and a sane mAP", "[eval][
 
 TEST_CASE("eval --predictions of the ground truth itself scores mAP 1", "[eval][cli][data]") {
   MASKDETECT_REQUIRE_DATA(andrewmvd_dir());
-  MASKDETECT_REQUIRE_DATA(kTestSplit);
+  MASKDETECT_REQUIRE_DATA(test_split());
   TempDir tmp;
   const fs::path split = small_split(tmp.path(), 20);
   Dataset d = read_dataset(andrewmvd_dir(), DatasetFormat::voc, ClassMap{});
@@ -142,7 +142,7 @@ TEST_CASE("eval reports dataset problems by name, --strict makes them errors", "
 TEST_CASE("eval on a folder-per-class dataset reports accuracy and macro F1", "[eval][cli][data]") {
   const fs::path crops = maskdetect::test::shared_dir() / "datasets" / "classifier" / "chandrikadeb7";
   MASKDETECT_REQUIRE_DATA(crops);
-  MASKDETECT_REQUIRE_DATA(kClassifierCard);
+  MASKDETECT_REQUIRE_DATA(classifier_card());
   TempDir tmp;
   for (const char* cls : {"with_mask", "without_mask"}) {
     fs::create_directories(tmp.path() / "set" / cls);

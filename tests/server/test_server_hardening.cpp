@@ -61,8 +61,8 @@ class StderrCapture {
 std::string multipart(const std::string& boundary, const std::vector<std::array<std::string, 3>>& parts) {
   std::string body = "preamble to be ignored\r\n";
   for (const auto& [headers, name, content] : parts) {
-    body += "--" + boundary + "\r\n" + "Content-Disposition: form-data; name=\"" + name + "\"" + headers + "\r\n\r\n";
-    body += content + "\r\n";
+    body.append("--").append(boundary).append("\r\nContent-Disposition: form-data; name=\"").append(name);
+    body.append("\"").append(headers).append("\r\n\r\n").append(content).append("\r\n");
   }
   body += "--" + boundary + "--\r\n";
   return body;
@@ -383,6 +383,7 @@ TEST_CASE("SIGTERM under load: every request already sent is answered, then the 
   std::atomic<int> unanswered_before_kill{0};
   std::atomic<int> answered_after_kill{0};
   std::vector<std::thread> clients;
+  clients.reserve(kClients);
   std::array<std::atomic<int>, kClients> served{};
   for (int c = 0; c < kClients; ++c) {
     clients.emplace_back([&, c] {
