@@ -43,6 +43,12 @@ struct Face {
   float score = 0.0f;                    ///< probability of `label`
   LabelProbs probs{};                    ///< all label probabilities
   std::int64_t track_id = -1;            ///< video with tracking: the person (Tracker); -1 when not tracked
+  /// Video with people (people.hpp): true for a face of a counted person (a track whose evidence is enough:
+  /// median face score, time seen, size, not stationary, not started in an ignore zone); false otherwise.
+  bool counted = false;
+  /// Video with people: the person's current state (a label held long enough, with hysteresis) for a face of
+  /// a counted person; nullopt otherwise. `label` stays this frame's own decision.
+  std::optional<MaskLabel> person_state;
 
   /// Probability of `label`: probs[label], e.g. face.prob(MaskLabel::incorrect).
   [[nodiscard]] float prob(MaskLabel which) const noexcept { return probs[static_cast<std::size_t>(which)]; }
