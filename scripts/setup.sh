@@ -11,6 +11,7 @@ pkgs=(
   libcurl4-openssl-dev libssl-dev
   help2man
   libtinyxml2-dev libsqlite3-dev libmosquitto-dev mosquitto mosquitto-clients ffmpeg
+  libpq-dev postgresql
   clang libclang-rt-dev ccache
   opencv-doc python3-skimage
   python3-torch python3-torchvision python3-onnx python3-opencv python3-numpy python3-yaml libopenblas0-pthread

@@ -118,10 +118,12 @@ inline ProcessResult run_process(const std::string& program, const std::vector<s
   return result;
 }
 
+#ifdef MASKDETECT_TEST_CLI
 /// The maskdetect binary under test.
 inline ProcessResult run_cli(const std::vector<std::string>& args, const ProcessOptions& options = {}) {
   return run_process(MASKDETECT_TEST_CLI, args, options);
 }
+#endif
 
 /// A child process killed (SIGTERM, then SIGKILL) and reaped when this goes out of scope.
 class BackgroundProcess {
