@@ -74,4 +74,9 @@ if [ -f "$root/web/package.json" ]; then
   (cd "$root/web" && npm ci --no-audit --no-fund --ignore-scripts --silent)
 fi
 if [ -f "$root/tests/browser/package.json" ]; then (cd "$root/tests/browser" && npm ci --no-audit --no-fund --ignore-scripts --silent); fi
+# The Kubernetes schema check's models (tests/k8s/package.json, lockfile). kubectl (1.32, with kustomize) comes
+# with these machines; Debian's kubernetes-client conflicts with it and is not installed here.
+command -v kubectl >/dev/null 2>&1 ||
+  echo "setup: kubectl not found: the k8s tests (ctest -L k8s) need kubectl >= 1.27, which has kustomize built in"
+if [ -f "$root/tests/k8s/package.json" ]; then (cd "$root/tests/k8s" && npm ci --no-audit --no-fund --ignore-scripts --silent); fi
 echo "setup: done"
