@@ -11,11 +11,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "test_support.hpp"
@@ -55,19 +58,15 @@ inline std::string mosquitto_binary() {
   return "";
 }
 
-/// A mosquitto broker on 127.0.0.1:port (config: listener PORT 127.0.0.1, allow_anonymous true; with
-/// `persistent`, sessions and queued messages are saved in `dir` when it stops), killed on scope exit or by
-/// kill(); stop() ends it gracefully (SIGTERM: a persistent broker saves its state).
+/// A mosquitto broker on 127.0.0.1:port (config: listener PORT 127.0.0.1, allow_anonymous true), killed on
+/// scope exit or by kill().
 class Broker {
  public:
-  Broker(const std::filesystem::path& dir, unsigned short port, bool persistent = false) : port_(port) {
+  Broker(const std::filesystem::path& dir, unsigned short port) : port_(port) {
     const auto conf = dir / ("mosquitto-" + std::to_string(port) + ".conf");
     {
       std::ofstream out(conf);
       out << "listener " << port << " 127.0.0.1\nallow_anonymous true\nlog_dest none\n";
-      // As root, mosquitto would write its state as the `mosquitto` user, who cannot enter the test's folder.
-      if (persistent) out << "persistence true\npersistence_location " << dir.string() << "/\n";
-      if (persistent && ::geteuid() == 0) out << "user root\n";
     }
     const std::string binary = mosquitto_binary();
     pid_ = ::fork();
@@ -82,7 +81,6 @@ class Broker {
   Broker(const Broker&) = delete;
   Broker& operator=(const Broker&) = delete;
   void kill() { end(SIGKILL); }
-  void stop() { end(SIGTERM); }
   [[nodiscard]] unsigned short port() const noexcept { return port_; }
 
  private:
@@ -97,19 +95,13 @@ class Broker {
   pid_t pid_ = -1;
 };
 
-/// `mosquitto_sub -v` on a topic: one "topic payload" line per message; gives up after 120 s. With a
-/// `client_id`, a persistent session (clean session off, QoS 1): a broker that keeps sessions queues what is
-/// published while it is away, and a later Subscriber with the same id gets it. With `skip_retained`, the
-/// broker's retained copies sent on subscribing are not shown (only messages published while subscribed).
+/// `mosquitto_sub -v` on a topic: one "topic payload" line per message; gives up after 120 s.
 class Subscriber {
  public:
-  Subscriber(unsigned short port, const std::string& topic, const std::string& client_id = "",
-             bool skip_retained = false) {
+  Subscriber(unsigned short port, const std::string& topic) {
     int fds[2];
     REQUIRE(::pipe(fds) == 0);
     std::vector<std::string> args{"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(port), "-v", "-W", "120"};
-    if (!client_id.empty()) args.insert(args.end(), {"-c", "-i", client_id, "-q", "1"});
-    if (skip_retained) args.emplace_back("-R");
     args.insert(args.end(), {"-t", topic});
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
@@ -190,6 +182,137 @@ class Subscriber {
   pid_t pid_ = -1;
   int fd_ = -1;
   std::string buffer_;
+};
+
+/// A TCP proxy on 127.0.0.1 to a local port, on its own thread: what an unreachable broker looks like to a
+/// client, while the broker and its subscribers stay up. cut() closes every connection, and closes new ones at
+/// once until restore().
+class TcpProxy {
+ public:
+  explicit TcpProxy(unsigned short target) : target_(target) {
+    REQUIRE(::pipe(wake_) == 0);
+    listen_fd_ = listen_on(0);
+    sockaddr_in addr{};
+    socklen_t len = sizeof addr;
+    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~TcpProxy() {
+    command('q');
+    thread_.join();
+    ::close(listen_fd_);
+    ::close(wake_[0]);
+    ::close(wake_[1]);
+  }
+  TcpProxy(const TcpProxy&) = delete;
+  TcpProxy& operator=(const TcpProxy&) = delete;
+  [[nodiscard]] unsigned short port() const noexcept { return port_; }
+  void cut() { command('c'); }
+  void restore() { command('r'); }
+
+ private:
+  static int listen_on(unsigned short port) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    const int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::listen(fd, 16) == 0);
+    return fd;
+  }
+  /// Sends a command to the thread and waits until it was carried out.
+  void command(char c) {
+    std::unique_lock lock(mutex_);
+    done_ = false;
+    (void)!::write(wake_[1], &c, 1);
+    done_cv_.wait(lock, [this] { return done_; });
+  }
+  void close_all() {
+    for (const auto& [a, b] : pairs_) {
+      ::close(a);
+      ::close(b);
+    }
+    pairs_.clear();
+  }
+  void run() {
+    for (;;) {
+      std::vector<pollfd> fds{{wake_[0], POLLIN, 0}, {listen_fd_, POLLIN, 0}};
+      const std::size_t first_pair = fds.size();
+      for (const auto& [a, b] : pairs_) {
+        fds.push_back({a, POLLIN, 0});
+        fds.push_back({b, POLLIN, 0});
+      }
+      if (::poll(fds.data(), fds.size(), -1) < 0) continue;
+      if ((fds[0].revents & POLLIN) != 0) {
+        char c = 0;
+        (void)!::read(wake_[0], &c, 1);
+        if (c == 'c' || c == 'q') close_all();
+        cut_ = c == 'c' || (cut_ && c != 'r');
+        {
+          const std::lock_guard lock(mutex_);
+          done_ = true;
+        }
+        done_cv_.notify_all();
+        if (c == 'q') return;
+        continue;
+      }
+      if ((fds[1].revents & POLLIN) != 0) {
+        const int client = ::accept(listen_fd_, nullptr, nullptr);
+        if (cut_) {  // unreachable: the connection ends at once
+          if (client >= 0) ::close(client);
+          continue;
+        }
+        const int server = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        addr.sin_port = htons(target_);
+        if (client >= 0 && ::connect(server, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+          pairs_.emplace_back(client, server);
+        } else {
+          if (client >= 0) ::close(client);
+          ::close(server);
+        }
+        continue;
+      }
+      // Bytes one way or the other; a closed side closes the pair.
+      std::vector<std::size_t> dead;
+      for (std::size_t i = 0; i < pairs_.size(); ++i) {
+        for (int side = 0; side < 2; ++side) {
+          if ((fds[first_pair + 2 * i + static_cast<std::size_t>(side)].revents & (POLLIN | POLLHUP | POLLERR)) == 0)
+            continue;
+          const int from = side == 0 ? pairs_[i].first : pairs_[i].second;
+          const int to = side == 0 ? pairs_[i].second : pairs_[i].first;
+          char buffer[65536];
+          const ssize_t n = ::read(from, buffer, sizeof buffer);
+          if (n <= 0 || ::write(to, buffer, static_cast<std::size_t>(n)) != n) {
+            dead.push_back(i);
+            break;
+          }
+        }
+      }
+      for (auto it = dead.rbegin(); it != dead.rend(); ++it) {
+        ::close(pairs_[*it].first);
+        ::close(pairs_[*it].second);
+        pairs_.erase(pairs_.begin() + static_cast<std::ptrdiff_t>(*it));
+      }
+    }
+  }
+
+  unsigned short target_;
+  unsigned short port_ = 0;
+  int listen_fd_ = -1;
+  bool cut_ = false;  ///< thread only
+  int wake_[2] = {-1, -1};
+  std::vector<std::pair<int, int>> pairs_;  ///< (client side, broker side)
+  std::mutex mutex_;
+  std::condition_variable done_cv_;
+  bool done_ = false;
+  std::thread thread_;
 };
 
 /// Fails under CI=true, warns and returns elsewhere, when mosquitto or mosquitto_sub is missing.
