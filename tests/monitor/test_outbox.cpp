@@ -12,7 +12,6 @@
 #include "sqlite_outbox.hpp"
 #include "test_support.hpp"
 
-using maskdetect::server::OutboxItem;
 using maskdetect::server::SqliteOutbox;
 
 TEST_CASE("outbox: oldest first per target with targets apart and remove and attempts", "[monitor]") {
@@ -132,6 +131,7 @@ TEST_CASE("outbox: concurrent pushes and removals from several threads lose noth
   const maskdetect::test::TempDir dir;
   SqliteOutbox outbox(dir / "outbox.db");
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&outbox, t] {
       const std::string target = "t" + std::to_string(t);

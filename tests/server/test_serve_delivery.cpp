@@ -37,7 +37,7 @@ fs::path make_clip(const fs::path& dir) {
   cv::Mat picture = cv::imread((images_dir() / sample_names().at(0)).string());
   REQUIRE(!picture.empty());
   cv::resize(picture, picture, cv::Size(640, 480));
-  const fs::path clip = dir / "clip.avi";
+  fs::path clip = dir / "clip.avi";
   cv::VideoWriter writer(clip.string(), cv::CAP_OPENCV_MJPEG, cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), 12.0,
                          picture.size());
   REQUIRE(writer.isOpened());

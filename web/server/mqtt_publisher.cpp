@@ -172,6 +172,7 @@ struct MqttPublisher::Impl {
           detail::log_line(fmt::format("mqtt: connected again to {}:{}{}", config.host, config.port,
                                        queued > 0 ? fmt::format("; sending {} queued event(s)", queued) : ""));
         std::vector<int> mids;
+        mids.reserve(messages.size());
         for (const Message& m : messages) mids.push_back(send(m));
         {
           const std::lock_guard callback(callback_mutex);
