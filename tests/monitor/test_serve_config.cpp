@@ -146,7 +146,7 @@ TEST_CASE("serve config: errors name the file, the line and the key", "[monitor]
         "mapping");
 }
 
-TEST_CASE("serve config: a file is told from a pipeline config; sizes parse", "[monitor]") {
+TEST_CASE("serve config: a file is told from a pipeline config and sizes parse", "[monitor]") {
   maskdetect::test::TempDir dir;
   std::ofstream(dir / "serve.yaml") << kFull;
   std::ofstream(dir / "pipeline.yaml") << "detector:\n  score_threshold: 0.4\n";
