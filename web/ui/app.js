@@ -7,7 +7,7 @@
 'use strict';
 
 (() => {
-  const { params, token, LABELS, COLORS, withToken, api } = window.MD;
+  const { params, token, LABELS, COLORS, TEXT_ON, withToken, api, badge } = window.MD;
   const HISTORY = 60;
   const MAX_EVENTS = 12;
 
@@ -115,7 +115,7 @@
       const ty = by >= 18 ? by - 18 : by + h * scale;
       ctx.fillStyle = color;
       ctx.fillRect(bx, ty, tw, 18);
-      ctx.fillStyle = '#111';
+      ctx.fillStyle = TEXT_ON[face.label] || '#111';
       ctx.fillText(text, bx + 4, ty + 2);
     }
     canvas.dataset.boxes = String(result.faces.length);
@@ -192,13 +192,10 @@
     } else {
       img.remove();
     }
-    const badge = document.createElement('span');
-    badge.className = 'badge ' + (face.label === 'no_mask' ? 'text-bg-danger' : 'text-bg-warning');
-    badge.textContent = face.label;
     const text = document.createElement('span');
     text.className = 'small text-body-secondary ms-auto';
     text.textContent = `${Math.round(face.score * 100)}% · ${new Date(now).toLocaleTimeString()}`;
-    item.append(badge, text);
+    item.append(badge(face.label), text);
     el.events.insertBefore(item, el.events.firstChild);
     while (el.events.querySelectorAll('.event').length > MAX_EVENTS) el.events.removeChild(el.events.lastChild);
   }
@@ -485,13 +482,10 @@
         img.alt = `face of event ${event.id}`;
         item.appendChild(img);
       }
-      const badge = document.createElement('span');
-      badge.className = 'badge ' + (event.label === 'no_mask' ? 'text-bg-danger' : 'text-bg-warning');
-      badge.textContent = event.label;
       const text = document.createElement('span');
       text.className = 'small text-body-secondary ms-auto';
       text.textContent = `${Math.round(event.confidence * 100)}% · ${window.MD.time(event.last_seen)}`;
-      item.append(badge, text);
+      item.append(badge(event.label), text);
       el.events.appendChild(item);
     }
   }
