@@ -6,7 +6,7 @@
 #   MASKDETECT=build/release/bin/maskdetect REPEAT=3 scripts/bench_output.sh ../shared/datasets/video/studio_kf94_donning.mp4 ultrafast superfast veryfast
 #
 # Prints one line per run: preset, N, frames, wall s, fps, CPU s (user + sys), CPU ms per frame, output MB and the
-# summary's mean ms per stage. Extra flags for `run` (e.g. "--threads 1") go in RUN_FLAGS.
+# summary's mean ms per stage. Global flags (e.g. "--threads 1") go in GLOBAL_FLAGS, extra `run` flags in RUN_FLAGS.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${MASKDETECT:-$root/build/default/bin/maskdetect}
@@ -28,7 +28,7 @@ for ((r = 0; r < repeat; ++r)); do
       preset_flag=(--output-preset "$preset")
       [ "$preset" = opencv ] && preset_flag=()  # a binary from before --output-preset (OpenCV's writer, medium)
       # shellcheck disable=SC2086
-      /usr/bin/time -f '%e %U %S' -o "$tmp/time" "$bin" run --source "$clip" --output "$tmp/out.mp4" --force \
+      /usr/bin/time -f '%e %U %S' -o "$tmp/time" "$bin" ${GLOBAL_FLAGS:-} run --source "$clip" --output "$tmp/out.mp4" --force \
         --detect-every "$n" "${preset_flag[@]}" --json "$tmp/out.jsonl" ${RUN_FLAGS:-} 2>"$tmp/err" || {
         cat "$tmp/err" >&2
         exit 1

@@ -82,7 +82,7 @@ TEST_CASE("threaded sink: an H.264 video gets every frame in order, and close dr
   for (int i = 0; i < kFrames; ++i) sink.write(numbered_frame(i), numbered_frame(i).bgr);
   sink.close();  // at once: the queued frames and the encoder's delayed ones must all land
   CHECK(sink.stats().frames == kFrames);
-  CHECK(sink.description().find("H.264 (libx264, preset superfast, crf 23)") != std::string::npos);
+  CHECK(sink.description().find("H.264 (libx264, preset ultrafast, crf 23)") != std::string::npos);
   const std::vector<double> levels = frame_levels(out);
   REQUIRE(levels.size() == static_cast<std::size_t>(kFrames));
   for (int i = 0; i < kFrames; ++i) CHECK(levels[static_cast<std::size_t>(i)] == Approx(20 + 10 * i).margin(4.0));

@@ -110,13 +110,17 @@
       const color = COLORS[face.label] || '#fff';
       ctx.strokeStyle = color;
       ctx.strokeRect(bx, by, w * scale, h * scale);
-      const text = `${face.label} ${Math.round(face.score * 100)}%`;
+      // As the SDK writes its tags ("mask 0.97"), kept inside the picture (never cut at its right or bottom edge).
+      const text = `${face.label} ${face.score.toFixed(2)}`;
       const tw = ctx.measureText(text).width + 8;
-      const ty = by >= 18 ? by - 18 : by + h * scale;
+      const right = ox + naturalWidth * scale;
+      const bottom = oy + naturalHeight * scale;
+      const tx = Math.max(ox, Math.min(bx, right - tw));
+      const ty = Math.max(oy, Math.min(by - 18 >= oy ? by - 18 : by + h * scale, bottom - 18));
       ctx.fillStyle = color;
-      ctx.fillRect(bx, ty, tw, 18);
+      ctx.fillRect(tx, ty, tw, 18);
       ctx.fillStyle = TEXT_ON[face.label] || '#111';
-      ctx.fillText(text, bx + 4, ty + 2);
+      ctx.fillText(text, tx + 4, ty + 2);
     }
     canvas.dataset.boxes = String(result.faces.length);
   }
