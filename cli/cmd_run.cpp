@@ -1,4 +1,5 @@
 // maskdetect run: detect faces and masks on a camera, video, stream, image, folder or glob.
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -42,6 +43,7 @@ struct RunOptions {
   int detect_every = 1;
   std::string summary;
   int max_retries = -1;  ///< live sources: reopen attempts per outage (-1: forever)
+  std::string output_preset = video::SinkOptions{}.h264_preset;  ///< x264 preset of an .mp4 --output
 };
 
 /// The built-in demo: sample images installed from Debian packages by scripts/setup.sh.
@@ -146,12 +148,15 @@ int run_run(const RunOptions& options, const app::ConfigOptions& config_options)
 
   std::string output = options.output;
   if (output.empty() && demo) output = "maskdetect-out";
-  std::unique_ptr<video::FrameSink> sink;
+  // Annotated frames are encoded and written on a thread of their own (a queue of 4 frames), so that the loop
+  // does not wait for the encoder (docs/performance.md).
+  std::unique_ptr<video::ThreadedSink> sink;
   if (!output.empty()) {
     const bool video = video::is_video_path(output);
     video::check_not_input(*source, output, !video, "--output");
+    const double fps = source->fps() > 0.0 ? source->fps() : (source->is_live() ? 25.0 : 5.0);
     sink =
-        video::make_sink(output, source->fps() > 0.0 ? source->fps() : (source->is_live() ? 25.0 : 5.0), options.force);
+        video::make_threaded_sink(output, {.fps = fps, .force = options.force, .h264_preset = options.output_preset});
     if (!video && !options.force && source->kind() == video::SourceKind::images) {
       // Every file name is known in advance: check them all before doing any work.
       for (const fs::path& input : source->input_files()) {
@@ -180,6 +185,9 @@ int run_run(const RunOptions& options, const app::ConfigOptions& config_options)
   Detector detector(config);
   app::announce_detector();
   app::RunTracking tracking(detector, *source, options.detect_every);
+  // Tracked video: each person's faces in full (track id, the person's state), other faces faint; the header counts
+  // people in view.
+  const DrawOptions draw{.tracked = tracking.tracking()};
   if (options.detect_every > 1 && !tracking.tracking())
     std::fputs("warning: --detect-every applies to video, camera and stream sources; every image is detected\n",
                stderr);
@@ -228,7 +236,7 @@ int run_run(const RunOptions& options, const app::ConfigOptions& config_options)
     summary.add_result(result);
 
     watch.restart();
-    if (!options.no_draw) draw_results(frame.bgr, result);
+    if (!options.no_draw) draw_results(frame.bgr, result, draw);
     summary.add_time(app::Stage::draw, watch.elapsed_ms());
 
     watch.restart();
@@ -247,7 +255,11 @@ int run_run(const RunOptions& options, const app::ConfigOptions& config_options)
   pipeline.stop();
   progress.finish();
 
-  if (sink) sink->close();
+  if (sink) {
+    sink->close();  // drains the queue; a write error of the writer thread is thrown here (exit 5, naming the file)
+    // The encode stage: the loop's own time (queueing, JSON) plus the writer thread's, per frame.
+    summary.stage_total_ms[static_cast<std::size_t>(app::Stage::encode)] += sink->stats().write_ms;
+  }
   if (json) json->flush();
   if (options.show) cv::destroyAllWindows();
 
@@ -260,7 +272,15 @@ int run_run(const RunOptions& options, const app::ConfigOptions& config_options)
     std::fprintf(stderr, "summary: outages %lld, downtime %.1f s\n", static_cast<long long>(status.outages),
                  status.downtime_s);
   }
-  if (sink) std::fprintf(stderr, "output: %s\n", sink->description().c_str());
+  if (sink) {
+    const video::SinkStats stats = sink->stats();
+    const double frames = static_cast<double>(std::max<std::int64_t>(stats.frames, 1));
+    std::fprintf(stderr,
+                 "output: %s; %lld frames written on a thread of their own, %.2f ms each, the loop waited %.2f ms per "
+                 "frame for room\n",
+                 sink->description().c_str(), static_cast<long long>(stats.frames), stats.write_ms / frames,
+                 stats.wait_ms / frames);
+  }
   if (!options.summary.empty()) write_summary(options.summary, summary, *source, live);
 
   if (failure) return kExitIo;
@@ -291,6 +311,13 @@ void add_run_command(CLI::App& app, CommandContext& context) {
   run->add_option("--max-frames", options->max_frames, "Stop after N frames (0: no limit)")
       ->check(CLI::NonNegativeNumber);
   run->add_flag("--no-draw", options->no_draw, "Write frames without boxes");
+  run->add_option("--output-preset", options->output_preset,
+                  "x264 preset of an .mp4 --output: ultrafast (fastest, largest file), superfast, veryfast, faster, "
+                  "fast, medium (OpenCV's), slow; same quality (crf 23), encoding time against file size "
+                  "(docs/performance.md)")
+      ->check(CLI::IsMember(
+          {"ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"}))
+      ->capture_default_str();
   run->add_flag("--force", options->force, "Overwrite existing output files");
   run->add_option("--detect-every", options->detect_every,
                   "Video, camera, stream: run the detector on every N-th frame only and track faces in between "

@@ -20,6 +20,7 @@ pkgs=(
   libcurl4-openssl-dev libssl-dev
   help2man
   libtinyxml2-dev libsqlite3-dev libmosquitto-dev mosquitto mosquitto-clients ffmpeg
+  libavcodec-dev libavformat-dev libavutil-dev libx264-164
   libpq-dev postgresql
   clang libclang-rt-dev ccache
   opencv-doc python3-skimage

@@ -184,3 +184,22 @@ TEST_CASE("a live stream that stops: error naming it, outputs finished, summary,
   for (cv::Mat frame; capture.read(frame);) ++frames;
   CHECK(frames == kFrames);
 }
+
+TEST_CASE("a full disk while the output video is written on its thread: error naming the file, exit 5",
+          "[cli][errors]") {
+  MASKDETECT_REQUIRE_DATA(fs::path("/dev/full"));
+  TempDir tmp;
+  {
+    cv::VideoWriter writer((tmp / "clip.avi").string(), cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), 10.0,
+                           cv::Size(320, 240));
+    REQUIRE(writer.isOpened());
+    for (int i = 0; i < 40; ++i) writer.write(cv::Mat(240, 320, CV_8UC3, cv::Scalar::all(4 * i)));
+  }
+  const fs::path out = tmp / "out.mp4";
+  fs::create_symlink("/dev/full", out);  // every write fails with ENOSPC
+  const ProcessResult r = run_cli({"--detector", "blazeface_back", "run", "--source", (tmp / "clip.avi").string(),
+                                   "--output", out.string(), "--force", "--json", (tmp / "r.jsonl").string()});
+  INFO(r.err);
+  CHECK(r.exit_code == 5);
+  CHECK(has(r.err, "error: cannot write video '" + out.string() + "': No space left on device"));
+}

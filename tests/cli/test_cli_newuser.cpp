@@ -131,7 +131,7 @@ TEST_CASE("an .mp4 output is H.264, and the summary names the codec", "[cli][new
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(video_codec(out) == "h264");
-  CHECK(has(r.err, "output: video '" + out.string() + "', H.264 (avc1)"));
+  CHECK(has(r.err, "output: video '" + out.string() + "', H.264 (libx264, preset "));
   cv::VideoCapture capture(out.string());
   REQUIRE(capture.isOpened());
   CHECK(capture.get(cv::CAP_PROP_FRAME_COUNT) == 4.0);

@@ -7,7 +7,7 @@
 'use strict';
 
 (() => {
-  const { params, token, LABELS, COLORS, withToken, api } = window.MD;
+  const { params, token, LABELS, COLORS, TEXT_ON, withToken, api, badge } = window.MD;
   const HISTORY = 60;
   const MAX_EVENTS = 12;
 
@@ -110,13 +110,17 @@
       const color = COLORS[face.label] || '#fff';
       ctx.strokeStyle = color;
       ctx.strokeRect(bx, by, w * scale, h * scale);
-      const text = `${face.label} ${Math.round(face.score * 100)}%`;
+      // As the SDK writes its tags ("mask 0.97"), kept inside the picture (never cut at its right or bottom edge).
+      const text = `${face.label} ${face.score.toFixed(2)}`;
       const tw = ctx.measureText(text).width + 8;
-      const ty = by >= 18 ? by - 18 : by + h * scale;
+      const right = ox + naturalWidth * scale;
+      const bottom = oy + naturalHeight * scale;
+      const tx = Math.max(ox, Math.min(bx, right - tw));
+      const ty = Math.max(oy, Math.min(by - 18 >= oy ? by - 18 : by + h * scale, bottom - 18));
       ctx.fillStyle = color;
-      ctx.fillRect(bx, ty, tw, 18);
-      ctx.fillStyle = '#111';
-      ctx.fillText(text, bx + 4, ty + 2);
+      ctx.fillRect(tx, ty, tw, 18);
+      ctx.fillStyle = TEXT_ON[face.label] || '#111';
+      ctx.fillText(text, tx + 4, ty + 2);
     }
     canvas.dataset.boxes = String(result.faces.length);
   }
@@ -192,13 +196,10 @@
     } else {
       img.remove();
     }
-    const badge = document.createElement('span');
-    badge.className = 'badge ' + (face.label === 'no_mask' ? 'text-bg-danger' : 'text-bg-warning');
-    badge.textContent = face.label;
     const text = document.createElement('span');
     text.className = 'small text-body-secondary ms-auto';
     text.textContent = `${Math.round(face.score * 100)}% · ${new Date(now).toLocaleTimeString()}`;
-    item.append(badge, text);
+    item.append(badge(face.label), text);
     el.events.insertBefore(item, el.events.firstChild);
     while (el.events.querySelectorAll('.event').length > MAX_EVENTS) el.events.removeChild(el.events.lastChild);
   }
@@ -485,13 +486,10 @@
         img.alt = `face of event ${event.id}`;
         item.appendChild(img);
       }
-      const badge = document.createElement('span');
-      badge.className = 'badge ' + (event.label === 'no_mask' ? 'text-bg-danger' : 'text-bg-warning');
-      badge.textContent = event.label;
       const text = document.createElement('span');
       text.className = 'small text-body-secondary ms-auto';
       text.textContent = `${Math.round(event.confidence * 100)}% · ${window.MD.time(event.last_seen)}`;
-      item.append(badge, text);
+      item.append(badge(event.label), text);
       el.events.appendChild(item);
     }
   }

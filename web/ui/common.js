@@ -8,8 +8,11 @@ window.MD = (() => {
   const params = new URLSearchParams(location.search);
   const token = params.get('token') || '';
   const LABELS = ['mask', 'no_mask', 'incorrect'];
-  const COLORS = { mask: '#28c76f', no_mask: '#ea5455', incorrect: '#ff9f43' };
-  const BADGES = { mask: 'text-bg-success', no_mask: 'text-bg-danger', incorrect: 'text-bg-warning' };
+  // One colour per label, defined once in app.css (--md-<label>, the SDK's label_color()); the text colour that
+  // reads on it (black or white, as the SDK draws its tags).
+  const rootStyle = getComputedStyle(document.documentElement);
+  const COLORS = Object.fromEntries(LABELS.map((l) => [l, rootStyle.getPropertyValue('--md-' + l).trim() || '#888']));
+  const TEXT_ON = { mask: '#000', no_mask: '#fff', incorrect: '#000' };
 
   /// An error of the API, with its HTTP status (0: no answer) and the error code of its JSON body.
   class ApiError extends Error {
@@ -64,7 +67,7 @@ window.MD = (() => {
   const percent = (rate) => (rate === null || rate === undefined ? '–' : Math.round(rate * 100) + '%');
   const labelText = (label) => label.replace('_', ' ');
   function badge(label) {
-    return el('span', { class: 'badge ' + (BADGES[label] || 'text-bg-secondary'), text: label });
+    return el('span', { class: 'badge ' + (LABELS.includes(label) ? 'label-bg-' + label : 'text-bg-secondary'), text: label });
   }
   /// "12:04:31" today, "3 Dec 12:04" otherwise (local time).
   function time(seconds) {
@@ -148,6 +151,6 @@ window.MD = (() => {
     route();
   });
 
-  return { token, params, LABELS, COLORS, ApiError, withToken, headers, api, el, percent, labelText, badge, time,
+  return { token, params, LABELS, COLORS, TEXT_ON, ApiError, withToken, headers, api, el, percent, labelText, badge, time,
     ago, message, unavailable, pages, go };
 })();

@@ -17,7 +17,10 @@
     const title = el('h2', { class: 'h6 mb-0 text-truncate', id: id + '-title', text: camera.name });
     const state = el('span', { class: 'badge' });
     const fps = el('span', { class: 'small text-body-secondary ms-auto text-nowrap' });
-    const compliance = el('span', { class: 'fs-5 fw-semibold text-nowrap', title: 'compliance: mask / people counted' });
+    // The big figure says what it counts: people counted with a mask among all people counted.
+    const compliance = el('span', { class: 'fs-5 fw-semibold text-nowrap' });
+    const complianceBox = el('div', { class: 'camera-compliance', title: 'compliance: people counted with a mask / people counted' },
+      compliance, el('div', { class: 'caption', text: 'masked / people counted' }));
     const img = el('img', { alt: `Live view of camera ${camera.name}` });
     const note = el('div', { class: 'view-message', hidden: true });
     img.addEventListener('load', () => {
@@ -35,7 +38,8 @@
     for (const [key, text, hint] of [['in_view', 'In view', 'people in the current frame'],
       ['total', 'People', 'people counted (tracked)'], ['mask', 'Mask', null], ['no_mask', 'No mask', null],
       ['incorrect', 'Incorrect', null]]) {
-      head.append(el('th', { scope: 'col', text, title: hint || undefined }));
+      const isLabel = window.MD.LABELS.includes(key);
+      head.append(el('th', { scope: 'col', text, title: hint || undefined, class: isLabel ? 'label-dot label-dot-' + key : undefined }));
       cells[key] = el('td');
       row.append(cells[key]);
     }
@@ -44,7 +48,7 @@
       el('thead', {}, head), el('tbody', {}, row));
     const last = el('div', { class: 'small d-flex align-items-center gap-2 last-event' });
     const card = el('article', { class: 'card h-100 camera-card', 'data-camera': camera.name, 'aria-labelledby': id + '-title' },
-      el('div', { class: 'card-header d-flex align-items-center gap-2' }, title, state, fps, compliance),
+      el('div', { class: 'card-header d-flex align-items-center gap-2' }, title, state, fps, complianceBox),
       el('div', { class: 'camera-view' }, img, note),
       el('div', { class: 'card-body p-2' }, el('div', { class: 'table-responsive' }, table), last));
     grid.append(el('div', { class: 'col-12 col-md-6 col-xxl-4' }, card));
