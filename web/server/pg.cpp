@@ -9,6 +9,7 @@
 #include <limits>
 #include <regex>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -112,11 +113,20 @@ std::string connection_message(const pg_conn* conn) {
   return message;
 }
 
-pg_conn* connect(const std::string& url, const std::string& application_name, const std::string& description) {
-  // Keywords given here apply unless the URL sets them (expand_dbname: the URL's own values win).
-  const char* keywords[] = {"dbname", "application_name", "connect_timeout", nullptr};
-  const char* values[] = {url.c_str(), application_name.c_str(), "5", nullptr};
-  pg_conn* conn = PQconnectdbParams(keywords, values, 1);
+pg_conn* connect(const std::string& url, const std::string& application_name, const std::string& password,
+                 const std::string& description) {
+  // libpq processes the keywords in order and keeps the last value of each: the defaults come before
+  // `dbname` (the URL, expanded) so that the URL's own application_name or connect_timeout win; a password
+  // given apart (a password file) comes after it and wins over one in the URL.
+  std::vector<const char*> keywords = {"application_name", "connect_timeout", "dbname"};
+  std::vector<const char*> values = {application_name.c_str(), "5", url.c_str()};
+  if (!password.empty()) {
+    keywords.push_back("password");
+    values.push_back(password.c_str());
+  }
+  keywords.push_back(nullptr);
+  values.push_back(nullptr);
+  pg_conn* conn = PQconnectdbParams(keywords.data(), values.data(), 1);
   if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) {
     const std::string reason = connection_message(conn);
     PQfinish(conn);
@@ -129,8 +139,9 @@ pg_conn* connect(const std::string& url, const std::string& application_name, co
 
 }  // namespace
 
-Connection::Connection(const std::string& url, const std::string& application_name) : description_(redact(url)) {
-  conn_ = connect(url, application_name, description_);
+Connection::Connection(const std::string& url, const std::string& application_name, const std::string& password)
+    : description_(redact(url)) {
+  conn_ = connect(url, application_name, password, description_);
 }
 
 Connection::~Connection() { PQfinish(conn_); }
