@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
   if (mkdtemp(pattern.data()) == nullptr) return 1;
   const fs::path dir = pattern;
   {
-    EventStore store(EventStore::Options{.dir = dir, .max_age_s = 0.0, .max_bytes = 0});
+    const auto opened = open_event_store(EventStore::Options{.dir = dir, .max_age_s = 0.0, .max_bytes = 0});
+    EventStore& store = *opened;
     const cv::Rect box(std::min(79, frame.cols - 30), std::min(105, frame.rows - 37), 30, 37);
     PersonTrack t;
     t.camera = "bench";
