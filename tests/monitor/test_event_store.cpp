@@ -67,7 +67,7 @@ cv::Mat decode(const std::string& jpeg) {
 }
 
 cv::Mat sample_frame() {
-  const cv::Mat frame = cv::imread(sample_image().string());
+  cv::Mat frame = cv::imread(sample_image().string());
   REQUIRE(!frame.empty());
   return frame;
 }

@@ -188,6 +188,7 @@ TEST_CASE("PostgreSQL: workers starting at once against an empty database migrat
   std::mutex mutex;
   std::vector<std::string> failures;
   std::vector<std::thread> workers;
+  workers.reserve(kWorkers);
   for (int i = 0; i < kWorkers; ++i) {
     workers.emplace_back([&] {
       ++ready;
@@ -202,7 +203,8 @@ TEST_CASE("PostgreSQL: workers starting at once against an empty database migrat
     });
   }
   for (auto& t : workers) t.join();
-  CHECK(failures == std::vector<std::string>{});
+  CHECK(failures.empty());
+  for (const std::string& failure : failures) UNSCOPED_INFO(failure);
   maskdetect::server::pg::Connection db(database->url());
   CHECK(maskdetect::server::pg::schema_version(db, "events") == 1);
   CHECK(maskdetect::server::pg::schema_version(db, "history") == 1);

@@ -36,6 +36,7 @@ std::vector<std::string> run_together(int n, Work work) {
   std::mutex mutex;
   std::vector<std::string> failures;
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) {
     threads.emplace_back([&, i] {
       ++ready;
@@ -76,6 +77,7 @@ TEST_CASE("PostgreSQL: two workers write at once: unique ids with nothing lost o
   constexpr int kWorkers = 2;
   constexpr int kEach = 30;
   std::vector<std::unique_ptr<EventStore>> workers;
+  workers.reserve(kWorkers);
   for (int w = 0; w < kWorkers; ++w) workers.push_back(where->open());
   const double now = maskdetect::server::unix_now();
   std::mutex mutex;
@@ -93,7 +95,7 @@ TEST_CASE("PostgreSQL: two workers write at once: unique ids with nothing lost o
     }
   });
   REQUIRE(failures.empty());
-  REQUIRE(recorded.size() == kWorkers * kEach);
+  REQUIRE(recorded.size() == std::size_t{kWorkers} * kEach);
   std::set<std::int64_t> ids;
   std::set<std::string> uids;
   for (const Event& e : recorded) {
@@ -119,7 +121,7 @@ TEST_CASE("PostgreSQL: two workers write at once: unique ids with nothing lost o
   }
   std::int64_t counted = 0;
   for (const auto& [key, n] : workers[0]->counts()) counted += n;
-  CHECK(counted == kWorkers * kEach);
+  CHECK(counted == std::int64_t{kWorkers} * kEach);
   CHECK(workers[1]->size() == recorded.size());
   // Images of another worker's event.
   const Event& other = recorded.front();
@@ -140,6 +142,7 @@ TEST_CASE("PostgreSQL: retention run by several workers at once deletes only wha
   // Four workers with an age limit of an hour and a size limit of 12.5 events, opened on the empty database.
   const std::int64_t limit = 12 * one_event + one_event / 2;
   std::vector<std::unique_ptr<EventStore>> workers;
+  workers.reserve(4);
   for (int w = 0; w < 4; ++w) workers.push_back(where->open({.max_age_s = 3600.0, .max_bytes = limit}));
   {  // Another worker without limits stores 10 events older than an hour, then 20 recent ones.
     auto filler = where->open({.max_age_s = 0.0, .max_bytes = 0});
@@ -179,10 +182,10 @@ TEST_CASE("PostgreSQL: history minutes from several workers add up", "[monitor][
       .since = static_cast<std::int64_t>(t0), .until = static_cast<std::int64_t>(t0) + 120, .step_s = 120});
   REQUIRE(series.at("door").size() == 1);
   const auto& p = series.at("door")[0];
-  CHECK(p.frames == 3 * 200);
+  CHECK(p.frames == std::int64_t{3 * 200});
   CHECK(p.seconds == Approx(3 * 200 * 0.5));
   CHECK(p.in_view_sum == Approx(200.0 * (1 + 2 + 3)));
-  CHECK(p.people_total() == 3 * 4);
+  CHECK(p.people_total() == std::int64_t{3 * 4});
 }
 
 TEST_CASE("PostgreSQL: a dropped connection is reopened", "[monitor][postgres]") {

@@ -131,36 +131,51 @@ Event PgEventStore::record(const PersonTrack& track, Privacy privacy) {
 }
 
 Event PgEventStore::record_once(const Event& e, const detail::EventImages& images) {
-  pg::Transaction tx(db_);
-  auto count = [&] {
-    db_.exec(
-        "INSERT INTO event_counts(camera, label, count) VALUES($1, $2, 1) "
-        "ON CONFLICT(camera, label) DO UPDATE SET count = event_counts.count + 1",
-        {pg::Param(e.camera), pg::Param(e.label)});
-  };
+  // One statement each (atomic without BEGIN/COMMIT, one round trip): the row, its JPEGs and the count go
+  // together, and a uid stored already (an attempt whose answer was lost) inserts and counts nothing.
   if (e.privacy == Privacy::none_stored) {
-    const pg::Result r = db_.exec("INSERT INTO event_uids(uid, created) VALUES($1, $2) ON CONFLICT DO NOTHING",
-                                  {pg::Param(e.uid), pg::Param(e.created)});
-    if (r.affected() == 1) count();  // else: counted by an attempt whose answer was lost
-    tx.commit();
+    db_.exec(
+        "WITH u AS (INSERT INTO event_uids(uid, created) VALUES($1, $2) ON CONFLICT DO NOTHING RETURNING uid) "
+        "INSERT INTO event_counts(camera, label, count) SELECT $3, $4, 1 FROM u "
+        "ON CONFLICT(camera, label) DO UPDATE SET count = event_counts.count + 1",
+        {pg::Param(e.uid), pg::Param(e.created), pg::Param(e.camera), pg::Param(e.label)});
     return e;
   }
   const bool box = e.box.area() > 0;
   const bool frame = e.frame_size.area() > 0;
   const pg::Result r = db_.exec(
-      "INSERT INTO events(uid, camera, track_id, label, confidence, first_seen, last_seen, created, privacy, "
-      "has_snapshot, has_crop, bytes, box_x, box_y, box_w, box_h, frame_w, frame_h, previous_label) "
+      "WITH e AS (INSERT INTO events(uid, camera, track_id, label, confidence, first_seen, last_seen, created, "
+      "privacy, has_snapshot, has_crop, bytes, box_x, box_y, box_w, box_h, frame_w, frame_h, previous_label) "
       "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) "
-      "ON CONFLICT(uid) DO NOTHING RETURNING id",
-      {pg::Param(e.uid), pg::Param(e.camera), pg::Param(e.track_id), pg::Param(e.label),
-       pg::Param(static_cast<double>(e.confidence)), pg::Param(e.first_seen), pg::Param(e.last_seen),
-       pg::Param(e.created), pg::Param(to_string(e.privacy)), pg::Param(e.has_snapshot ? "true" : "false"),
-       pg::Param(e.has_crop ? "true" : "false"), pg::Param(e.bytes), optional_int(box, e.box.x),
-       optional_int(box, e.box.y), optional_int(box, e.box.width), optional_int(box, e.box.height),
-       optional_int(frame, e.frame_size.width), optional_int(frame, e.frame_size.height),
-       e.previous_label.empty() ? pg::Param(std::nullopt) : pg::Param(e.previous_label)});
+      "ON CONFLICT(uid) DO NOTHING RETURNING id), "
+      "i AS (INSERT INTO event_images(event_id, kind, jpeg) "
+      "SELECT id, 'snapshot', $20::bytea FROM e WHERE $20::bytea IS NOT NULL "
+      "UNION ALL SELECT id, 'crop', $21::bytea FROM e WHERE $21::bytea IS NOT NULL), "
+      "c AS (INSERT INTO event_counts(camera, label, count) SELECT $2, $4, 1 FROM e "
+      "ON CONFLICT(camera, label) DO UPDATE SET count = event_counts.count + 1) "
+      "SELECT id FROM e",
+      {pg::Param(e.uid),
+       pg::Param(e.camera),
+       pg::Param(e.track_id),
+       pg::Param(e.label),
+       pg::Param(static_cast<double>(e.confidence)),
+       pg::Param(e.first_seen),
+       pg::Param(e.last_seen),
+       pg::Param(e.created),
+       pg::Param(to_string(e.privacy)),
+       pg::Param(e.has_snapshot ? "true" : "false"),
+       pg::Param(e.has_crop ? "true" : "false"),
+       pg::Param(e.bytes),
+       optional_int(box, e.box.x),
+       optional_int(box, e.box.y),
+       optional_int(box, e.box.width),
+       optional_int(box, e.box.height),
+       optional_int(frame, e.frame_size.width),
+       optional_int(frame, e.frame_size.height),
+       e.previous_label.empty() ? pg::Param(std::nullopt) : pg::Param(e.previous_label),
+       e.has_snapshot ? bytes_param(images.snapshot) : pg::Param(std::nullopt),
+       e.has_crop ? bytes_param(images.crop) : pg::Param(std::nullopt)});
   if (r.rows() == 0) {  // stored by an attempt whose answer was lost: that one, not a copy
-    tx.commit();
     const pg::Result existing =
         db_.exec(fmt::format("SELECT {} FROM events WHERE uid = $1", kColumns), {pg::Param(e.uid)});
     if (existing.rows() == 0) return e;  // already deleted by retention
@@ -168,14 +183,6 @@ Event PgEventStore::record_once(const Event& e, const detail::EventImages& image
   }
   Event stored = e;
   stored.id = r.int64(0, 0);
-  if (e.has_snapshot)
-    db_.exec("INSERT INTO event_images(event_id, kind, jpeg) VALUES($1, 'snapshot', $2)",
-             {pg::Param(stored.id), bytes_param(images.snapshot)});
-  if (e.has_crop)
-    db_.exec("INSERT INTO event_images(event_id, kind, jpeg) VALUES($1, 'crop', $2)",
-             {pg::Param(stored.id), bytes_param(images.crop)});
-  count();
-  tx.commit();
   return stored;
 }
 
@@ -252,24 +259,26 @@ std::size_t PgEventStore::size() const {
 std::size_t PgEventStore::enforce_retention(double now) {
   return with_db([&](pg::Connection& db) {
     pg::Transaction tx(db);
-    // One worker at a time: two running at once would each delete what the excess needs.
+    // One worker at a time (the lock is released at commit): two running at once would each delete what the
+    // excess needs. The DELETE's snapshot is taken after the lock, so it sees what the previous holder did.
     db.exec("SELECT pg_advisory_xact_lock($1, $2)", {pg::Param(pg::kLockSpace), pg::Param(pg::kRetentionLock)});
-    std::int64_t removed = 0;
-    if (options_.max_age_s > 0.0)
-      removed += db.exec("DELETE FROM events WHERE last_seen < $1", {pg::Param(now - options_.max_age_s)}).affected();
-    // none_stored uids only guard retries of a moment ago.
-    db.exec("DELETE FROM event_uids WHERE created < $1", {pg::Param(now - 86400.0)});
-    if (options_.max_bytes > 0) {
-      const std::int64_t total = db.exec("SELECT coalesce(sum(bytes), 0) FROM events").int64(0, 0);
-      if (total > options_.max_bytes) {
-        // The oldest events whose bytes, summed from the oldest, first cover the excess; never the newest.
-        removed += db.exec(
-                         "DELETE FROM events WHERE id IN (SELECT id FROM (SELECT id, bytes, sum(bytes) OVER "
-                         "(ORDER BY id) AS running FROM events WHERE id < (SELECT max(id) FROM events)) oldest "
-                         "WHERE running - bytes < $1)",
-                         {pg::Param(total - options_.max_bytes)})
-                       .affected();
-      }
+    // Events past the age limit; then, of the others, the oldest whose bytes summed from the oldest first
+    // cover the excess over max_bytes; never the newest event for its size.
+    const double cutoff = options_.max_age_s > 0.0 ? now - options_.max_age_s : -1.0e300;
+    const std::int64_t removed =
+        db.exec(
+              "WITH live AS (SELECT id, bytes FROM events WHERE last_seen >= $1::double precision), "
+              "excess AS (SELECT coalesce(sum(bytes), 0) - $2::bigint AS b FROM live), "
+              "oldest AS (SELECT id FROM (SELECT id, bytes, sum(bytes) OVER (ORDER BY id) AS running FROM live "
+              "WHERE id < (SELECT max(id) FROM events)) o "
+              "WHERE $2::bigint > 0 AND running - bytes < (SELECT b FROM excess)) "
+              "DELETE FROM events WHERE last_seen < $1::double precision OR id IN (SELECT id FROM oldest)",
+              {pg::Param(cutoff), pg::Param(options_.max_bytes)})
+            .affected();
+    // none_stored uids only guard repeated attempts of a moment ago.
+    if (now - last_uid_cleanup_ > 600.0) {
+      db.exec("DELETE FROM event_uids WHERE created < $1", {pg::Param(now - 86400.0)});
+      last_uid_cleanup_ = now;
     }
     tx.commit();
     return static_cast<std::size_t>(removed);

@@ -50,6 +50,7 @@ class PgEventStore final : public EventStore {
   Options options_;
   mutable std::mutex mutex_;
   mutable pg::Connection db_;
+  double last_uid_cleanup_ = 0.0;  ///< when event_uids was last pruned (Unix seconds)
 };
 
 /// The PostgreSQL schema of the events (for the history's and other components' migrations to sit beside).

@@ -391,13 +391,15 @@ std::size_t SqliteEventStore::enforce_locked(double now) {
     removed += doomed.size();
   }
   if (options_.max_bytes <= 0) return removed;
-  // Over the limit: first what can go without losing an event (the WAL, pages freed by earlier deletions),
-  // then the oldest events, as few as cover the excess, never the newest; measured again after each step.
+  // Over the limit: what a checkpoint gives back (the WAL folded into the database and truncated, with the
+  // pages freed by deletions) goes first, as it loses nothing; then the oldest events, as few as cover the
+  // rest, never the newest; measured again after each step.
   bool checkpointed = false;
   for (;;) {
     const std::int64_t excess = stored_bytes_locked() - options_.max_bytes;
     if (excess <= 0) break;
-    if (!checkpointed) {
+    const std::int64_t wal = checkpointed ? 0 : file_bytes(options_.dir / (std::string(kSqliteEventsFile) + "-wal"));
+    if (wal >= excess) {
       db_->checkpoint_truncate();
       checkpointed = true;
       continue;
@@ -407,15 +409,21 @@ std::size_t SqliteEventStore::enforce_locked(double now) {
       Statement s(db_->handle, "SELECT id, bytes FROM events WHERE id < (SELECT max(id) FROM events) ORDER BY id",
                   db_path_);
       std::int64_t freed = 0;
-      while (freed < excess && s.step(db_path_) == SQLITE_ROW) {
+      while (freed < excess - wal && s.step(db_path_) == SQLITE_ROW) {
         doomed.push_back(s.integer(0));
         freed += s.integer(1);
       }
     }
-    if (doomed.empty()) break;  // only the newest event is left: it stays, over the limit
+    if (doomed.empty()) {  // only the newest event is left: it stays, over the limit
+      if (checkpointed) break;
+      db_->checkpoint_truncate();
+      checkpointed = true;
+      continue;
+    }
     remove_batch_locked(doomed);
     removed += doomed.size();
-    checkpointed = false;
+    db_->checkpoint_truncate();  // the WAL's share, the deletion's own frames and the shrink of the file
+    checkpointed = true;
   }
   return removed;
 }

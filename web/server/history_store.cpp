@@ -45,7 +45,7 @@ std::optional<double> HistoryPoint::compliance() const noexcept {
   return static_cast<double>(people[static_cast<std::size_t>(MaskLabel::mask)]) / static_cast<double>(total);
 }
 
-HistoryStore::HistoryStore(Options options) : HistoryStore(options, backend_for(options)) {}
+HistoryStore::HistoryStore(const Options& options) : HistoryStore(options, backend_for(options)) {}
 
 HistoryStore::HistoryStore(Options options, std::unique_ptr<HistoryBackend> backend)
     : options_(std::move(options)), backend_(std::move(backend)) {

@@ -91,7 +91,7 @@ class HistoryStore {
 
   /// Opens the back end `options` names (creating or migrating its schema) and starts the writer. Throws
   /// maskdetect::Error(io) naming the database.
-  explicit HistoryStore(Options options);
+  explicit HistoryStore(const Options& options);
   /// As above, over a back end of the caller's.
   HistoryStore(Options options, std::unique_ptr<HistoryBackend> backend);
   /// Stores what is pending, then stops the writer.

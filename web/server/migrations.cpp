@@ -55,7 +55,7 @@ int migrate(Connection& db, std::string_view component, std::span<const Migratio
   // Serialises every worker's migrations (released at commit or rollback); CREATE TABLE IF NOT EXISTS is not
   // safe against a concurrent creator on its own.
   db.exec("SELECT pg_advisory_xact_lock($1, $2)", {Param(kLockSpace), Param(kMigrationLock)});
-  db.exec(std::string(kVersionTable));
+  if (db.exec("SELECT to_regclass('schema_version') IS NULL").text(0, 0) == "t") db.exec(std::string(kVersionTable));
   const Result r = db.exec("SELECT version FROM schema_version WHERE component = $1", {Param(component)});
   const int current = r.rows() > 0 ? static_cast<int>(r.int64(0, 0)) : 0;
   if (current > latest) too_new(fmt::format("database '{}'", db.description()), component, current, latest);

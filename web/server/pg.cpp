@@ -13,6 +13,8 @@
 
 #include <fmt/format.h>
 
+#include "log_line.hpp"
+
 namespace maskdetect::server::pg {
 
 std::string redact(std::string_view url) {
@@ -113,6 +115,14 @@ std::string connection_message(const pg_conn* conn) {
   return message;
 }
 
+void receive_notice(void* /*context*/, const pg_result* result) {
+  const char* severity = PQresultErrorField(result, PG_DIAG_SEVERITY_NONLOCALIZED);
+  if (severity == nullptr || std::string_view(severity) != "WARNING") return;
+  std::string message = PQresultErrorMessage(result);
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  detail::log_line(fmt::format("PostgreSQL: {}", message));
+}
+
 pg_conn* connect(const std::string& url, const std::string& application_name, const std::string& password,
                  const std::string& description) {
   // libpq processes the keywords in order and keeps the last value of each: the defaults come before
@@ -134,6 +144,9 @@ pg_conn* connect(const std::string& url, const std::string& application_name, co
   }
   // Our own statements never rely on the session's settings; make the few that matter explicit.
   PQsetClientEncoding(conn, "UTF8");
+  // libpq prints the server's notices on stderr by default; warnings go to the server's log, notices
+  // ("relation already exists, skipping") nowhere.
+  PQsetNoticeReceiver(conn, &receive_notice, nullptr);
   return conn;
 }
 

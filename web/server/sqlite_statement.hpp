@@ -50,7 +50,7 @@ struct Database {
   /// Makes deleted pages go back to the file system (auto_vacuum = INCREMENTAL and incremental_vacuum() after
   /// deletions), so that the file's size is what it holds. A database made without it (before this setting)
   /// is rewritten once with VACUUM. Call before creating tables.
-  void use_incremental_vacuum() {
+  void use_incremental_vacuum() const {
     if (integer("PRAGMA auto_vacuum") == 2) return;
     exec("PRAGMA auto_vacuum=INCREMENTAL");
     if (integer("PRAGMA auto_vacuum") != 2) exec("VACUUM");  // tables exist: only a VACUUM changes the mode
