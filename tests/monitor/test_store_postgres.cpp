@@ -182,10 +182,10 @@ TEST_CASE("PostgreSQL: history minutes from several workers add up", "[monitor][
       .since = static_cast<std::int64_t>(t0), .until = static_cast<std::int64_t>(t0) + 120, .step_s = 120});
   REQUIRE(series.at("door").size() == 1);
   const auto& p = series.at("door")[0];
-  CHECK(p.frames == std::int64_t{3 * 200});
+  CHECK(p.frames == std::int64_t{3} * 200);
   CHECK(p.seconds == Approx(3 * 200 * 0.5));
   CHECK(p.in_view_sum == Approx(200.0 * (1 + 2 + 3)));
-  CHECK(p.people_total() == std::int64_t{3 * 4});
+  CHECK(p.people_total() == std::int64_t{3} * 4);
 }
 
 TEST_CASE("PostgreSQL: a dropped connection is reopened", "[monitor][postgres]") {

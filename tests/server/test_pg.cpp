@@ -89,7 +89,10 @@ TEST_CASE("pg::Transaction rolls back unless committed", "[pg][postgres]") {
 TEST_CASE("pg errors carry the SQLSTATE and a lost server is a connection failure", "[pg][postgres]") {
   auto server = maskdetect::test::PostgresServer::start();
   if (!server) return;
-  pg::Connection db(server->url());
+  // A database whose encoding is not UTF-8: the connection asks for UTF-8 all the same, also after reconnecting.
+  server->psql("CREATE DATABASE latin ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0");
+  pg::Connection db(server->url("latin"));
+  CHECK(db.exec("SHOW client_encoding").text(0, 0) == "UTF8");
   db.exec("CREATE TABLE t (id int PRIMARY KEY)");
   db.exec("INSERT INTO t VALUES (1)");
   try {
@@ -113,6 +116,7 @@ TEST_CASE("pg errors carry the SQLSTATE and a lost server is a connection failur
   server->restart();
   db.reconnect();
   CHECK(db.ping());
+  CHECK(db.exec("SHOW client_encoding").text(0, 0) == "UTF8");  // the connection's settings came back with it
   CHECK(db.exec("SELECT count(*) FROM t").int64(0, 0) == 1);
 }
 

@@ -128,8 +128,9 @@ pg_conn* connect(const std::string& url, const std::string& application_name, co
   // libpq processes the keywords in order and keeps the last value of each: the defaults come before
   // `dbname` (the URL, expanded) so that the URL's own application_name or connect_timeout win; a password
   // given apart (a password file) comes after it and wins over one in the URL.
-  std::vector<const char*> keywords = {"application_name", "connect_timeout", "dbname"};
-  std::vector<const char*> values = {application_name.c_str(), "5", url.c_str()};
+  // client_encoding is a connection parameter (not a SET after connecting), so that reconnect() keeps it.
+  std::vector<const char*> keywords = {"application_name", "connect_timeout", "client_encoding", "dbname"};
+  std::vector<const char*> values = {application_name.c_str(), "5", "UTF8", url.c_str()};
   if (!password.empty()) {
     keywords.push_back("password");
     values.push_back(password.c_str());
@@ -142,8 +143,6 @@ pg_conn* connect(const std::string& url, const std::string& application_name, co
     PQfinish(conn);
     throw Error(fmt::format("cannot connect to the database '{}': {}", description, redact(reason)), "");
   }
-  // Our own statements never rely on the session's settings; make the few that matter explicit.
-  PQsetClientEncoding(conn, "UTF8");
   // libpq prints the server's notices on stderr by default; warnings go to the server's log, notices
   // ("relation already exists, skipping") nowhere.
   PQsetNoticeReceiver(conn, &receive_notice, nullptr);
