@@ -72,11 +72,13 @@ int main(int argc, char** argv) {
   try {
     const EventStore::Options options{.dir = dir, .database = database, .max_age_s = 0.0, .max_bytes = max_size};
     std::vector<std::unique_ptr<EventStore>> stores;
+    stores.reserve(static_cast<std::size_t>(writers));
     for (int w = 0; w < writers; ++w) stores.push_back(open_event_store(options));
     const cv::Rect box(std::min(79, frame.cols - 30), std::min(105, frame.rows - 37), 30, 37);
     std::atomic<int> failed{0};
     const auto start = std::chrono::steady_clock::now();
     std::vector<std::thread> threads;
+    threads.reserve(static_cast<std::size_t>(writers));
     for (int w = 0; w < writers; ++w) {
       threads.emplace_back([&, w] {
         PersonTrack t;
