@@ -358,7 +358,7 @@ std::map<std::pair<std::string, std::string>, std::int64_t> SqliteEventStore::co
 
 std::int64_t SqliteEventStore::stored_bytes_locked() const {
   std::int64_t total = media_bytes_;
-  for (const char* name : {kSqliteEventsFile, kSqliteHistoryFile})
+  for (const char* name : {kSqliteEventsFile, kSqliteHistoryFile, kSqliteOutboxFile})
     for (const char* suffix : {"", "-wal", "-shm"}) total += file_bytes(options_.dir / (std::string(name) + suffix));
   return total;
 }

@@ -2,7 +2,8 @@
 // (WAL) in the data folder, each event's JPEGs as files in media/ beside it. One server process per data folder.
 //
 // max_bytes bounds the store's files on disk (apparent sizes): events.db, history.db (the history store's, in
-// the same folder) with their -wal and -shm files, and media/. Both databases return freed pages to the file
+// the same folder) and outbox.db (the webhooks', when there are webhooks) with their -wal and -shm files, and
+// media/. Both databases return freed pages to the file
 // system (incremental auto-vacuum), so the files shrink when events go.
 #pragma once
 
@@ -14,9 +15,11 @@
 
 namespace maskdetect::server {
 
-/// The SQLite files in the data folder: the events' and the history's (history_store.hpp).
+/// The SQLite files in the data folder: the events', the history's (history_store.hpp) and the webhooks'
+/// outbox (sqlite_outbox.hpp, with webhooks only).
 inline constexpr const char* kSqliteEventsFile = "events.db";
 inline constexpr const char* kSqliteHistoryFile = "history.db";
+inline constexpr const char* kSqliteOutboxFile = "outbox.db";
 
 class SqliteEventStore final : public EventStore {
  public:

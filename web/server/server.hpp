@@ -24,9 +24,10 @@
 
 namespace maskdetect::server {
 
-class EventStore;    // event_store.hpp
-class HistoryStore;  // history_store.hpp
-struct PersonTrack;  // event_store.hpp
+class EventStore;        // event_store.hpp
+class HistoryStore;      // history_store.hpp
+struct PersonTrack;      // event_store.hpp
+struct DeliveryFigures;  // stats.hpp
 
 /// A server camera: a source with its own name, pipeline and fps cap (one capture thread, Detector and
 /// Tracker each).
@@ -67,6 +68,9 @@ struct ServerOptions {
   std::function<void(const PersonTrack&)> on_track;
   /// Per-camera minutes served under /api/v1/history (null: none). Owned with the caller.
   std::shared_ptr<HistoryStore> history;
+  /// Webhook and MQTT figures for /metrics (Monitor::delivery_figures); called on an I/O thread per scrape,
+  /// must not block. Empty: no delivery families.
+  std::function<DeliveryFigures()> delivery;
 };
 
 /// A camera name made from a source spec: the file or device name, or the URL's host and path, with other

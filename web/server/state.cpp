@@ -93,6 +93,20 @@ Gauges ServerState::gauges() const {
   const std::size_t other = g.websocket_sessions + g.mjpeg_viewers;
   g.http_sessions = all > other ? all - other : 0;
   g.queue_depth = pool.queue_depth();
+  for (std::size_t i = 0; i < hub.size(); ++i) {
+    const StreamState state = hub.state(i);
+    g.cameras.push_back(CameraHealth{.name = hub.name(i),
+                                     .up = state.name() == "up",
+                                     .outages = state.live ? state.status.outages : 0,
+                                     .downtime_s = state.live ? state.status.downtime_s : 0.0});
+  }
+  if (options.delivery) {
+    try {
+      g.delivery = options.delivery();
+    } catch (const std::exception& e) {
+      log_line(fmt::format("delivery figures not read: {}", e.what()));
+    }
+  }
   if (options.events) {
     try {
       g.events = options.events->counts();
