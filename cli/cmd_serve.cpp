@@ -18,6 +18,7 @@
 #include "maskdetect/error.hpp"
 #include "maskdetect/video/frame_source.hpp"
 #include "monitor.hpp"
+#include "pg.hpp"
 #include "serve_config.hpp"
 #include "server.hpp"
 
@@ -43,8 +44,10 @@ struct ServeOptions {
   int jpeg_quality = 80;
   bool log_requests = false;
   std::string port_file;
-  std::string data_dir;               ///< --data-dir (empty: the config file's, else the default)
-  CLI::Option* listen_opt = nullptr;  ///< given on the command line: wins over the config file
+  std::string data_dir;                ///< --data-dir (empty: the config file's, else the default)
+  std::string database;                ///< --database (empty: the config file's, else SQLite in the data folder)
+  std::string database_password_file;  ///< --database-password-file (empty: the config file's)
+  CLI::Option* listen_opt = nullptr;   ///< given on the command line: wins over the config file
 };
 
 std::chrono::milliseconds to_ms(double seconds) {
@@ -83,6 +86,13 @@ int run_serve(const ServeOptions& o, const app::ConfigOptions& config_options) {
   options.sources.clear();
   options.token = !o.token.empty() ? o.token : serve.token.value_or("");
   if (!o.data_dir.empty()) serve.data_dir = o.data_dir;
+  if (!o.database.empty()) {
+    if (!server::pg::is_postgres_url(o.database))
+      throw Error(Errc::bad_input,
+                  fmt::format("--database: expected a postgresql:// URL, got '{}'", server::pg::redact(o.database)));
+    serve.database = o.database;
+  }
+  if (!o.database_password_file.empty()) serve.database_password_file = o.database_password_file;
   for (const server::CameraOptions& camera : options.cameras) {  // --source cameras: default rules
     const bool declared = std::any_of(serve.cameras.begin(), serve.cameras.end(),
                                       [&](const server::CameraConfig& c) { return c.name == camera.name; });
@@ -127,7 +137,8 @@ int run_serve(const ServeOptions& o, const app::ConfigOptions& config_options) {
           }
           return "";
         });
-        std::fprintf(stderr, "serve: events in %s\n", monitor.store()->database_path().string().c_str());
+        // The database URL without its password (pg::redact), or the SQLite file.
+        std::fprintf(stderr, "serve: events in %s\n", monitor.store()->description().c_str());
         const std::string host =
             options.address.find(':') != std::string::npos ? "[" + options.address + "]" : options.address;
         std::fprintf(stderr, "serve: listening on http://%s:%u/ (%zu camera(s), %d worker(s)%s)\n", host.c_str(),
@@ -199,6 +210,12 @@ void add_serve_command(CLI::App& app, CommandContext& context) {
   cmd->add_option("--data-dir", options->data_dir,
                   "Folder of the events database and images (default: $XDG_STATE_HOME/maskdetect or "
                   "~/.local/state/maskdetect)");
+  cmd->add_option("--database", options->database,
+                  "PostgreSQL database of the events and history (postgresql://user@host/db); several workers may "
+                  "share one. Default: SQLite in the data folder")
+      ->envname("MASKDETECT_DATABASE");
+  cmd->add_option("--database-password-file", options->database_password_file,
+                  "File holding the database password (else the URL's, $PGPASSWORD or ~/.pgpass)");
   cmd->callback(
       [options, &context] { context.action = [options, &context] { return run_serve(*options, context.config); }; });
 }

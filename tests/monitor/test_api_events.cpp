@@ -1,4 +1,5 @@
-// The events API over HTTP: the server in-process on an ephemeral loopback port, spoken to with Beast.
+// The events API over HTTP on both back ends: the server in-process on an ephemeral loopback port, spoken to
+// with Beast.
 #include <memory>
 #include <string>
 
@@ -10,6 +11,7 @@
 #include "event_store.hpp"
 #include "monitor_support.hpp"
 #include "server_client.hpp"
+#include "store_backends.hpp"
 
 using maskdetect::server::EventStore;
 using maskdetect::server::Privacy;
@@ -18,11 +20,14 @@ using maskdetect::test::sample_track;
 using server_test::fetch;
 using server_test::Response;
 
-TEST_CASE("events API: list, filter, page, get, images, delete with the token, survives a restart", "[monitor]") {
+namespace {
+
+void events_api(maskdetect::test::Backend backend) {
   MASKDETECT_REQUIRE_DATA(sample_image());
   const cv::Mat frame = cv::imread(sample_image().string());
   REQUIRE(!frame.empty());
-  maskdetect::test::TempDir dir;
+  auto where = maskdetect::test::StoreLocation::make(backend);
+  if (!where) return;
   const double now = maskdetect::server::unix_now();
   const std::string token = "t0ken";
   auto start_server = [&](std::shared_ptr<EventStore> store) {
@@ -39,10 +44,12 @@ TEST_CASE("events API: list, filter, page, get, images, delete with the token, s
 
   std::int64_t blurred_id = 0;
   {
-    auto store = std::make_shared<EventStore>(EventStore::Options{.dir = dir.path()});
+    std::shared_ptr<EventStore> store = where->open();
     for (int i = 0; i < 5; ++i)
       (void)store->record(sample_track(frame, i < 3 ? "door" : "hall", i, "no_mask", now - 50.0 + i), Privacy::full);
-    blurred_id = *store->record(sample_track(frame, "hall", 9, "incorrect", now - 10.0), Privacy::blur);
+    auto blurred = sample_track(frame, "hall", 9, "incorrect", now - 10.0);
+    blurred.previous_label = "mask";
+    blurred_id = store->record(blurred, Privacy::blur).id;
     auto server = start_server(store);
     const unsigned short port = server->port();
 
@@ -55,6 +62,10 @@ TEST_CASE("events API: list, filter, page, get, images, delete with the token, s
     CHECK(doc["events"][0]["id"] == blurred_id);  // newest first
     CHECK(doc["events"][0]["crop"].is_null());
     CHECK(doc["events"][0]["privacy"] == "blur");
+    CHECK(doc["events"][0]["box"] == json::array({79, 105, 30, 37}));  // who: the face in the frame
+    CHECK(doc["events"][0]["frame_size"] == json::array({frame.cols, frame.rows}));
+    CHECK(doc["events"][0]["previous_label"] == "mask");
+    CHECK(doc["events"][1]["previous_label"].is_null());
     CHECK(doc["next"].is_null());
 
     doc = json::parse(fetch(port, http::verb::get, "/api/v1/events?camera=door&limit=2", token).body());
@@ -112,14 +123,19 @@ TEST_CASE("events API: list, filter, page, get, images, delete with the token, s
     server->stop();
   }
 
-  // A restart: a new store on the same folder serves the same events.
-  auto store = std::make_shared<EventStore>(EventStore::Options{.dir = dir.path()});
+  // A restart: a new store on the same folder or database serves the same events.
+  std::shared_ptr<EventStore> store = where->open();
   auto server = start_server(store);
   const json doc = json::parse(fetch(server->port(), http::verb::get, "/api/v1/events", token).body());
   CHECK(doc["events"].size() == 5);
   CHECK(doc["events"][0]["id"] == blurred_id);
   server->stop();
 }
+
+}  // namespace
+
+STORE_TEST("events API: list and filter and page and get and images and delete with the token and a restart",
+           events_api)
 
 TEST_CASE("events API: no store gives 404, DELETE without a configured token gives 403", "[monitor]") {
   maskdetect::test::TempDir dir;
@@ -133,7 +149,7 @@ TEST_CASE("events API: no store gives 404, DELETE without a configured token giv
     CHECK(fetch(server.port(), http::verb::get, "/api/v1/events").result_int() == 404);
     server.stop();
   }
-  options.events = std::make_shared<EventStore>(EventStore::Options{.dir = dir.path()});
+  options.events = maskdetect::server::open_event_store(EventStore::Options{.dir = dir.path()});
   maskdetect::server::Server server(options);
   server.start();
   const Response res = fetch(server.port(), http::verb::get, "/api/v1/events");

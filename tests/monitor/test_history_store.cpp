@@ -1,22 +1,26 @@
-// The SQLite history store: minutes per camera, buckets of several minutes, persistence across reopen,
-// retention by age.
+// The history store on both back ends (SQLite and PostgreSQL): minutes per camera, buckets of several
+// minutes, persistence across reopen, retention by age.
 #include <chrono>
 #include <filesystem>
 #include <thread>
 
 #include "history_store.hpp"
-#include "test_support.hpp"
+#include "store_backends.hpp"
 
 using maskdetect::MaskLabel;
 using maskdetect::server::HistoryQuery;
 using maskdetect::server::HistoryStore;
-using maskdetect::test::TempDir;
+using maskdetect::test::Backend;
+using maskdetect::test::StoreLocation;
 
-TEST_CASE("history: minutes per camera, summed into steps, kept across reopen", "[monitor][history]") {
-  const TempDir dir;
+namespace {
+
+void minutes_steps_reopen(Backend backend) {
+  auto where = StoreLocation::make(backend);
+  if (!where) return;
   const double t0 = 1'800'000'000.0;  // a minute boundary (divisible by 60)
   {
-    HistoryStore store(HistoryStore::Options{.dir = dir.path(), .max_age_s = 0.0, .flush_interval_s = 0.05});
+    HistoryStore store(where->history({.max_age_s = 0.0, .flush_interval_s = 0.05}));
     for (int i = 0; i < 10; ++i) store.add_frame("door", t0 + i, 2, 1.0);       // minute 0: 10 frames, 2 in view
     for (int i = 0; i < 30; ++i) store.add_frame("door", t0 + 60 + i, 1, 0.5);  // minute 1: 30 frames in 15 s
     for (int i = 0; i < 5; ++i) store.add_frame("hall", t0 + 400 + i, 0, 1.0);  // minute 6
@@ -25,7 +29,7 @@ TEST_CASE("history: minutes per camera, summed into steps, kept across reopen", 
     store.add_person("door", t0 + 71, MaskLabel::mask);
     std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the writer stores them
   }
-  HistoryStore store(HistoryStore::Options{.dir = dir.path(), .max_age_s = 0.0});
+  HistoryStore store(where->history({.max_age_s = 0.0}));
   auto series =
       store.query(HistoryQuery{.since = static_cast<std::int64_t>(t0), .until = static_cast<std::int64_t>(t0) + 3600});
   REQUIRE(series.size() == 2);
@@ -80,9 +84,12 @@ TEST_CASE("history: minutes per camera, summed into steps, kept across reopen", 
   CHECK(series.at("door")[1].people_total() == 2);
 }
 
-TEST_CASE("history: rows older than the age limit are deleted", "[monitor][history]") {
-  const TempDir dir;
-  HistoryStore store(HistoryStore::Options{.dir = dir.path(), .max_age_s = 3600.0});
+STORE_TEST("history: minutes per camera, summed into steps, kept across reopen", minutes_steps_reopen)
+
+void age_limit(Backend backend) {
+  auto where = StoreLocation::make(backend);
+  if (!where) return;
+  HistoryStore store(where->history({.max_age_s = 3600.0}));
   const double now = 1'800'000'000.0;
   store.add_frame("door", now - 7200, 1, 1.0);
   store.add_frame("door", now - 60, 1, 1.0);
@@ -92,3 +99,6 @@ TEST_CASE("history: rows older than the age limit are deleted", "[monitor][histo
   REQUIRE(series.at("door").size() == 1);
   CHECK(series.at("door")[0].t == static_cast<std::int64_t>(now) - 60);
 }
+STORE_TEST("history: rows older than the age limit are deleted", age_limit)
+
+}  // namespace

@@ -49,7 +49,7 @@ TEST_CASE("Monitor::post_track: admitted tracks are stored by the monitor's thre
     // Queued just before the monitor closes: stored all the same.
     for (int i = 21; i <= 40; ++i) monitor.post_track(sample_track(frame, "door", i, "no_mask", now));
   }
-  const EventStore reopened(EventStore::Options{.dir = dir / "state"});
-  CHECK(stored(reopened) == 41);
-  CHECK(reopened.counts().at({"door", "no_mask"}) == 40);
+  const auto reopened = maskdetect::server::open_event_store(EventStore::Options{.dir = dir / "state"});
+  CHECK(stored(*reopened) == 41);
+  CHECK(reopened->counts().at({"door", "no_mask"}) == 40);
 }

@@ -161,3 +161,34 @@ TEST_CASE("serve config: a file is told from a pipeline config and sizes parse",
   CHECK_FALSE(maskdetect::server::parse_size("-1GB").has_value());
   CHECK_FALSE(maskdetect::server::parse_size("1 parsec").has_value());
 }
+
+TEST_CASE("serve config: the database and its password file", "[monitor]") {
+  const maskdetect::test::TempDir dir;
+  const auto c = parse_serve_config(
+      "database: postgresql://app@db:5432/maskdetect\ndatabase_password_file: secrets/db\n", "serve.yaml", dir.path());
+  CHECK(c.database == "postgresql://app@db:5432/maskdetect");
+  CHECK(c.database_password_file == dir / "secrets/db");  // relative to the file's folder
+  CHECK(maskdetect::server::is_serve_config([&] {
+    std::ofstream(dir / "only-db.yaml") << "database: postgres://db/x\n";
+    return dir / "only-db.yaml";
+  }()));
+  // Not PostgreSQL: the line, the key, and the URL without its password.
+  const std::string message = error_of("listen: 127.0.0.1:8080\ndatabase: mysql://root:hunter2@db/x\n");
+  CHECK(message.find("serve.yaml:2: key 'database'") != std::string::npos);
+  CHECK(message.find("mysql://root:***@db/x") != std::string::npos);
+  CHECK(message.find("hunter2") == std::string::npos);
+
+  // The password file: its content without the trailing newline; errors name the file, never a content.
+  std::ofstream(dir / "pw") << "s3cret pass\n";
+  CHECK(maskdetect::server::read_password_file(dir / "pw") == "s3cret pass");
+  std::ofstream(dir / "empty") << "\n";
+  for (const auto& [file, what] : {std::pair{dir / "empty", "is empty"}, std::pair{dir / "missing", "cannot read"}}) {
+    try {
+      (void)maskdetect::server::read_password_file(file);
+      FAIL("accepted " << file);
+    } catch (const Error& e) {
+      CHECK(std::string(e.what()).find(file.string()) != std::string::npos);
+      CHECK(std::string(e.what()).find(what) != std::string::npos);
+    }
+  }
+}

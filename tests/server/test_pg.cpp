@@ -1,5 +1,7 @@
 // web/server/pg.hpp against a real PostgreSQL server (tests/support/postgres_server.hpp): statements with
-// parameters, bytea round trips, transactions, errors with SQLSTATE, a lost server, password redaction.
+// parameters, bytea round trips, transactions, errors with SQLSTATE, a lost server, password redaction, the
+// URL's own settings, a password given apart; and the shared test cluster's ctest fixture (start, stop).
+#include <cstdlib>
 #include <string>
 
 #include <catch2/catch.hpp>
@@ -20,10 +22,27 @@ TEST_CASE("pg::redact hides passwords in URLs and conninfo strings", "[pg]") {
   CHECK_FALSE(pg::is_postgres_url("/var/lib/maskdetect"));
 }
 
-TEST_CASE("pg::Connection runs statements with parameters and round-trips bytea", "[pg]") {
-  auto server = maskdetect::test::PostgresServer::start();
-  if (!server) return;
-  pg::Connection db(server->url());
+namespace {
+
+std::filesystem::path fixture_dir() {
+  const char* dir = std::getenv("MASKDETECT_TEST_POSTGRES_DIR");
+  if (dir == nullptr || *dir == '\0') FAIL("MASKDETECT_TEST_POSTGRES_DIR is not set (run through ctest)");
+  return dir;
+}
+
+}  // namespace
+
+// The ctest fixture `postgres_cluster` (tests/CMakeLists.txt): hidden, run by name only.
+TEST_CASE("postgres test cluster: start", "[.cluster]") {
+  (void)maskdetect::test::PostgresServer::start_in(fixture_dir());
+}
+
+TEST_CASE("postgres test cluster: stop", "[.cluster]") { maskdetect::test::PostgresServer::stop_in(fixture_dir()); }
+
+TEST_CASE("pg::Connection runs statements with parameters and round-trips bytea", "[pg][postgres]") {
+  auto database = maskdetect::test::TestDatabase::create();
+  if (!database) return;
+  pg::Connection db(database->url());
   REQUIRE(db.ok());
   db.exec("CREATE TABLE t (id bigserial PRIMARY KEY, name text, score double precision, jpeg bytea)");
 
@@ -49,10 +68,10 @@ TEST_CASE("pg::Connection runs statements with parameters and round-trips bytea"
   CHECK(db.exec("DELETE FROM t").affected() == 2);
 }
 
-TEST_CASE("pg::Transaction rolls back unless committed", "[pg]") {
-  auto server = maskdetect::test::PostgresServer::start();
-  if (!server) return;
-  pg::Connection db(server->url());
+TEST_CASE("pg::Transaction rolls back unless committed", "[pg][postgres]") {
+  auto database = maskdetect::test::TestDatabase::create();
+  if (!database) return;
+  pg::Connection db(database->url());
   db.exec("CREATE TABLE t (id int PRIMARY KEY)");
   {
     pg::Transaction tx(db);
@@ -67,10 +86,13 @@ TEST_CASE("pg::Transaction rolls back unless committed", "[pg]") {
   CHECK(db.exec("SELECT count(*) FROM t").int64(0, 0) == 1);
 }
 
-TEST_CASE("pg errors carry the SQLSTATE and a lost server is a connection failure", "[pg]") {
+TEST_CASE("pg errors carry the SQLSTATE and a lost server is a connection failure", "[pg][postgres]") {
   auto server = maskdetect::test::PostgresServer::start();
   if (!server) return;
-  pg::Connection db(server->url());
+  // A database whose encoding is not UTF-8: the connection asks for UTF-8 all the same, also after reconnecting.
+  server->psql("CREATE DATABASE latin ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0");
+  pg::Connection db(server->url("latin"));
+  CHECK(db.exec("SHOW client_encoding").text(0, 0) == "UTF8");
   db.exec("CREATE TABLE t (id int PRIMARY KEY)");
   db.exec("INSERT INTO t VALUES (1)");
   try {
@@ -94,6 +116,7 @@ TEST_CASE("pg errors carry the SQLSTATE and a lost server is a connection failur
   server->restart();
   db.reconnect();
   CHECK(db.ping());
+  CHECK(db.exec("SHOW client_encoding").text(0, 0) == "UTF8");  // the connection's settings came back with it
   CHECK(db.exec("SELECT count(*) FROM t").int64(0, 0) == 1);
 }
 
@@ -108,5 +131,32 @@ TEST_CASE("pg::Connection names the database without its password when it cannot
     CHECK(message.find("postgresql://app:***@127.0.0.1:" + std::to_string(port) + "/x") != std::string::npos);
     CHECK(message.find("topsecret") == std::string::npos);
     CHECK(e.connection_lost());
+  }
+}
+
+TEST_CASE("pg::Connection keeps the URL's own settings and uses a password given apart", "[pg][postgres]") {
+  auto database = maskdetect::test::TestDatabase::create();
+  if (!database) return;
+  {  // The URL's application_name and connect_timeout win over the defaults.
+    pg::Connection db(database->url() + "?application_name=door-worker&connect_timeout=7");
+    CHECK(db.exec("SELECT current_setting('application_name')").text(0, 0) == "door-worker");
+  }
+  {
+    pg::Connection db(database->url(), "fleet-worker");
+    CHECK(db.exec("SELECT current_setting('application_name')").text(0, 0) == "fleet-worker");
+  }
+  // A role that must give its password: the one given apart is used, and it wins over a wrong one in the URL.
+  database->server().add_password_user("app", "s3cret-Pw", database->name());
+  const std::string host = "127.0.0.1:" + std::to_string(database->server().port()) + "/" + database->name();
+  CHECK_THROWS_AS(pg::Connection("postgresql://app@" + host), pg::Error);
+  pg::Connection db("postgresql://app:wrong@" + host, "maskdetect", "s3cret-Pw");
+  CHECK(db.exec("SELECT current_user").text(0, 0) == "app");
+  try {
+    pg::Connection refused("postgresql://app:not-it@" + host);
+    FAIL("a wrong password was accepted");
+  } catch (const pg::Error& e) {
+    const std::string message = e.what();
+    CHECK(message.find("not-it") == std::string::npos);
+    CHECK(message.find("password authentication failed") != std::string::npos);
   }
 }

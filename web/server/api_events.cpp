@@ -3,8 +3,6 @@
 
 #include <charconv>
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -36,13 +34,6 @@ bool parse_time(const std::string& text, std::optional<double>& out) {
   } catch (const std::exception&) {
     return false;
   }
-}
-
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 }  // namespace
@@ -120,12 +111,11 @@ ApiAnswer handle_events_api(EventStore* store, std::string_view method, const de
   }
   if (!get) return ApiAnswer{405, "application/json", detail::error_json(405, "method_not_allowed", "use GET"), "GET"};
   if (!store->get(id)) return error(404, "no_such_event", fmt::format("there is no event {}", id));
-  const auto path = store->file(id, file == "crop.jpg" ? "crop" : "snapshot");
-  if (!path)
+  std::optional<std::string> bytes = store->image(id, file == "crop.jpg" ? "crop" : "snapshot");
+  if (!bytes)
     return error(404, "no_image", fmt::format("event {} has no {} (privacy mode, or a frame was not given)", id, file));
-  std::string bytes = read_file(*path);
-  if (bytes.empty()) return error(404, "no_image", fmt::format("event {}: the image is gone", id));
-  return ApiAnswer{200, "image/jpeg", std::move(bytes), {}};
+  if (bytes->empty()) return error(404, "no_image", fmt::format("event {}: the image is gone", id));
+  return ApiAnswer{200, "image/jpeg", std::move(*bytes), {}};
 }
 
 }  // namespace maskdetect::server

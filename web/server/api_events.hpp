@@ -24,7 +24,7 @@ struct ApiAnswer {
 /// True for paths the events API answers (/api/v1/events and below).
 [[nodiscard]] bool is_events_path(std::string_view path) noexcept;
 
-/// Answers a request under /api/v1/events. `store` may be null (no data folder: 404 on every path).
+/// Answers a request under /api/v1/events from `store` (either back end); null: 404 on every path.
 /// `method` is "GET", "HEAD" or "DELETE" (others: 405). `token_configured`: DELETE is refused (403) without one.
 [[nodiscard]] ApiAnswer handle_events_api(EventStore* store, std::string_view method, const detail::Target& target,
                                           bool token_configured);

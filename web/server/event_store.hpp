@@ -1,11 +1,14 @@
 // event_store.hpp - persistent events of `maskdetect serve`: one row per tracked person whose voted label is
-// an event label (no_mask, incorrect by default), kept in SQLite (WAL) with the clean face crop and the full
-// analysed frame as JPEG files beside the database. Retention by age and by size; privacy modes.
+// an event label (no_mask, incorrect by default), with the clean face crop and the full analysed frame as JPEGs.
+// Retention by age and by size; privacy modes. EventStore is the interface; two back ends implement it:
+//   SqliteEventStore (event_store_sqlite.hpp): SQLite (WAL) in the data folder, JPEG files beside it; the
+//                    embedded default for one machine;
+//   PgEventStore     (event_store_pg.hpp): PostgreSQL, JPEGs as bytea; several `serve` workers share it.
 //
-//   EventStore store(EventStore::Options{.dir = data_dir});
+//   auto store = open_event_store({.dir = data_dir});                        // or {.database = "postgresql://..."}
 //   EventRules rules;                                   // per camera: labels, min seconds seen, cooldown
-//   if (rules.admit(track)) store.record(track, Privacy::full);
-//   auto page = store.list(EventQuery{.camera = "door", .limit = 50});
+//   if (rules.admit(track)) Event e = store->record(track, Privacy::full);   // e.id: its id (0: not stored)
+//   auto page = store->list(EventQuery{.camera = "door", .limit = 50});
 //
 // The store does not know the tracker: a caller converts its tracks into PersonTrack. Thread-safe.
 #pragma once
@@ -34,10 +37,13 @@ struct PersonTrack {
   float confidence = 0.0f;       ///< confidence of the voted label, in [0, 1]
   double first_seen = 0.0;       ///< Unix seconds
   double last_seen = 0.0;        ///< Unix seconds
-  cv::Rect box;                  ///< the person's face in `frame` (blurred under privacy: blur)
+  cv::Rect box;                  ///< the person's face in `frame` (blurred under privacy: blur), in frame pixels
   std::vector<cv::Rect> others;  ///< other faces in `frame` (also blurred under privacy: blur)
   cv::Mat crop;                  ///< clean BGR face crop (the track's best); may be empty
   cv::Mat frame;                 ///< the BGR frame that was analysed, without drawn boxes; may be empty
+  cv::Size frame_size;           ///< the analysed frame's size; empty: frame.size()
+  std::string previous_label;    ///< the person's label before this one ("mask removed": "mask"); "" when none
+  std::string event_uid;         ///< the event's UUID if the caller made one (a retry passes the same); "": new
 };
 
 /// What is kept of an event. full: row, crop and frame. blur: row and the frame with every face blurred, no
@@ -74,7 +80,8 @@ class EventRules {
 
 /// A stored event.
 struct Event {
-  std::int64_t id = 0;
+  std::int64_t id = 0;  ///< unique in the store (from a sequence); 0: not stored (privacy none_stored)
+  std::string uid;      ///< a UUID made when the event was recorded: a retried write finds it instead of a copy
   std::string camera;
   std::int64_t track_id = 0;
   std::string label;
@@ -85,11 +92,16 @@ struct Event {
   Privacy privacy = Privacy::full;
   bool has_snapshot = false;
   bool has_crop = false;
-  std::int64_t bytes = 0;  ///< size of its JPEG files
+  std::int64_t bytes = 0;      ///< size of its JPEGs
+  cv::Rect box;                ///< the person's face in the frame, in frame pixels; empty: unknown
+  cv::Size frame_size;         ///< the analysed frame's size; empty: unknown
+  std::string previous_label;  ///< the label before this one (a "mask removed" alert); "": none
+  [[nodiscard]] bool stored() const noexcept { return id > 0; }
 };
 
-/// The JSON of one event (docs/server.md "Events"): id, camera, track_id, label, confidence, first_seen,
-/// last_seen, created (Unix seconds and ISO 8601 UTC), privacy, snapshot/crop URLs or null.
+/// The JSON of one event (docs/server.md "Events"): id (null when not stored), uid, camera, track_id, label,
+/// confidence, first_seen, last_seen, created (Unix seconds and ISO 8601 UTC), privacy, box [x, y, w, h] and
+/// frame_size [w, h] (null when unknown), previous_label (null when none), snapshot/crop URLs or null.
 [[nodiscard]] std::string event_json(const Event& event);
 
 struct EventQuery {
@@ -106,57 +118,72 @@ struct EventPage {
   std::optional<std::int64_t> next_before;  ///< set when more may follow: pass as before_id
 };
 
+/// Where events are kept: the interface of the SQLite and PostgreSQL back ends. Implementations are
+/// thread-safe; errors are maskdetect::Error(io) naming the database (a PostgreSQL URL without its password).
 class EventStore {
  public:
   struct Options {
-    std::filesystem::path dir;                       ///< the data folder (created); events.db and media/ inside
+    std::filesystem::path dir;  ///< SQLite: the data folder (created); events.db and media/ inside
+    std::string database;       ///< PostgreSQL: a postgresql:// URL (then `dir` is unused); empty: SQLite in dir
+    std::string password;       ///< PostgreSQL password (a password file's); empty: the URL's, PGPASSWORD, ~/.pgpass
     double max_age_s = 30.0 * 86400.0;               ///< events older than this are deleted (0: no age limit)
-    std::int64_t max_bytes = std::int64_t{2} << 30;  ///< database + JPEG files at most (0: no size limit)
+    std::int64_t max_bytes = std::int64_t{2} << 30;  ///< what max_size bounds (back end's doc; 0: no size limit)
     int jpeg_quality = 90;
   };
 
-  /// Opens or creates the store; removes JPEG files that no row references (left by a crash) and enforces
-  /// retention. Throws maskdetect::Error(io) naming the file.
-  explicit EventStore(Options options);
-  ~EventStore();
+  EventStore() = default;
+  virtual ~EventStore() = default;
   EventStore(const EventStore&) = delete;
   EventStore& operator=(const EventStore&) = delete;
 
-  /// Stores `track` under `privacy`, then enforces retention. Returns the event id (nullopt under
-  /// none_stored: only the count grows). Files are written before the row is committed, so a crash leaves
-  /// either a row whose files exist or no row. Throws Error(io).
-  std::optional<std::int64_t> record(const PersonTrack& track, Privacy privacy);
+  /// Stores `track` under `privacy` (under none_stored only its count grows), then enforces retention, which
+  /// never deletes the event just stored for its size. Returns the event as recorded (id 0 under none_stored).
+  /// Idempotent per event uid: a track whose event_uid was recorded already returns that event, stored and
+  /// counted once. Crash-safe: a crash leaves the event whole (row and images) or absent. Throws Error(io).
+  virtual Event record(const PersonTrack& track, Privacy privacy) = 0;
 
-  [[nodiscard]] EventPage list(const EventQuery& query) const;
-  [[nodiscard]] std::optional<Event> get(std::int64_t id) const;
-  /// Path of an event's JPEG ("snapshot" or "crop"); nullopt when absent.
-  [[nodiscard]] std::optional<std::filesystem::path> file(std::int64_t id, std::string_view kind) const;
-  /// Deletes the row, then its files. False when there is no such event.
-  bool remove(std::int64_t id);
+  /// Events matching `query`, newest (highest id) first, across every camera and writer.
+  [[nodiscard]] virtual EventPage list(const EventQuery& query) const = 0;
+  [[nodiscard]] virtual std::optional<Event> get(std::int64_t id) const = 0;
+  /// The JPEG bytes of an event's "snapshot" or "crop"; nullopt when it has none (or no such event).
+  [[nodiscard]] virtual std::optional<std::string> image(std::int64_t id, std::string_view kind) const = 0;
+  /// Deletes the event and its images. False when there is no such event.
+  virtual bool remove(std::int64_t id) = 0;
   /// Events recorded per (camera, label), including those not stored (none_stored) or since deleted.
-  [[nodiscard]] std::map<std::pair<std::string, std::string>, std::int64_t> counts() const;
+  [[nodiscard]] virtual std::map<std::pair<std::string, std::string>, std::int64_t> counts() const = 0;
 
-  /// Deletes events older than max_age_s before `now`, then the oldest until the store fits max_bytes.
-  /// Returns how many were deleted.
-  std::size_t enforce_retention(double now);
-  /// Database (used pages) + JPEG files, in bytes.
-  [[nodiscard]] std::int64_t stored_bytes() const;
-  [[nodiscard]] std::size_t size() const;
-  [[nodiscard]] const std::filesystem::path& database_path() const noexcept { return db_path_; }
-
- private:
-  struct Db;
-  std::size_t enforce_locked(double now);
-  std::int64_t stored_bytes_locked() const;
-  void remove_locked(std::int64_t id, std::vector<std::filesystem::path>& files);
-
-  Options options_;
-  std::filesystem::path db_path_;
-  std::filesystem::path media_dir_;
-  mutable std::mutex mutex_;
-  std::unique_ptr<Db> db_;
-  std::int64_t media_bytes_ = 0;
+  /// Deletes events whose last_seen is older than max_age_s before `now`, then, while the store is over
+  /// max_bytes, the oldest events, only as many as needed and never the newest. Returns how many went.
+  virtual std::size_t enforce_retention(double now) = 0;
+  /// What max_bytes bounds, in bytes (SQLite: the data folder's store files; PostgreSQL: the JPEGs).
+  [[nodiscard]] virtual std::int64_t stored_bytes() const = 0;
+  [[nodiscard]] virtual std::size_t size() const = 0;
+  /// Where the events are, for logs: a file path or a URL without its password.
+  [[nodiscard]] virtual std::string description() const = 0;
 };
+
+/// Opens the store `options` names: PostgreSQL when options.database is set (a postgresql:// or postgres://
+/// URL), else SQLite in options.dir. Creates or migrates the schema. Throws Error(io), or Error(bad_input)
+/// for a database that is not a PostgreSQL URL.
+[[nodiscard]] std::unique_ptr<EventStore> open_event_store(const EventStore::Options& options);
+
+namespace detail {
+
+/// The JPEGs kept of an event: full: frame and crop; blur: the frame with every face blurred; none_stored: none.
+struct EventImages {
+  std::vector<unsigned char> snapshot;
+  std::vector<unsigned char> crop;
+};
+[[nodiscard]] EventImages encode_images(const PersonTrack& track, Privacy privacy, int jpeg_quality);
+
+/// The event of `track` as it will be recorded: everything but id, created, images and bytes; its uid is the
+/// track's event_uid, else a new one.
+[[nodiscard]] Event event_of(const PersonTrack& track, Privacy privacy);
+
+/// A random (version 4) UUID, lower case: "1b4e28ba-2fa1-4d3b-a3f5-ef19b5a7633b".
+[[nodiscard]] std::string new_uid();
+
+}  // namespace detail
 
 /// The default data folder: $XDG_STATE_HOME/maskdetect, else ~/.local/state/maskdetect.
 [[nodiscard]] std::filesystem::path default_data_dir();

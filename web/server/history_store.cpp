@@ -1,47 +1,34 @@
-// history_store.cpp - per-camera minutes in SQLite (WAL); see history_store.hpp.
+// history_store.cpp - per-camera minutes: the in-memory buffer and writer thread over a HistoryBackend; see
+// history_store.hpp. The back ends are in history_store_sqlite.cpp and history_store_pg.cpp.
 #include "history_store.hpp"
-
-#include <sqlite3.h>
 
 #include <chrono>
 #include <cmath>
-#include <system_error>
 
 #include <fmt/format.h>
 
+#include "event_store.hpp"
+#include "log_line.hpp"
 #include "maskdetect/error.hpp"
-#include "sqlite_statement.hpp"
-#include "state.hpp"
+#include "pg.hpp"
 
 namespace maskdetect::server {
 
-namespace fs = std::filesystem;
-using detail::Statement;
-
 namespace {
-
-constexpr std::string_view kSchema = R"sql(
-CREATE TABLE IF NOT EXISTS history(
-  camera TEXT NOT NULL,
-  t INTEGER NOT NULL,
-  frames INTEGER NOT NULL DEFAULT 0,
-  in_view_sum REAL NOT NULL DEFAULT 0,
-  seconds REAL NOT NULL DEFAULT 0,
-  mask INTEGER NOT NULL DEFAULT 0,
-  no_mask INTEGER NOT NULL DEFAULT 0,
-  incorrect INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY(camera, t)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS history_t ON history(t);
-)sql";
-
-double unix_now() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
 std::int64_t minute_of(double t) { return static_cast<std::int64_t>(std::floor(t / 60.0)) * 60; }
 
 std::int64_t floor_to(std::int64_t t, std::int64_t step) {
   const std::int64_t q = t / step;
   return (t % step != 0 && t < 0 ? q - 1 : q) * step;
+}
+
+std::unique_ptr<HistoryBackend> backend_for(const HistoryStore::Options& options) {
+  if (options.database.empty()) return sqlite_history_backend(options.dir);
+  if (!pg::is_postgres_url(options.database))
+    throw Error(Errc::bad_input,
+                fmt::format("database '{}': expected a postgresql:// URL", pg::redact(options.database)));
+  return pg_history_backend(options.database, options.password);
 }
 
 }  // namespace
@@ -58,17 +45,10 @@ std::optional<double> HistoryPoint::compliance() const noexcept {
   return static_cast<double>(people[static_cast<std::size_t>(MaskLabel::mask)]) / static_cast<double>(total);
 }
 
-struct HistoryStore::Db : detail::Database {};
+HistoryStore::HistoryStore(const Options& options) : HistoryStore(options, backend_for(options)) {}
 
-HistoryStore::HistoryStore(Options options) : options_(std::move(options)) {
-  std::error_code ec;
-  fs::create_directories(options_.dir, ec);
-  if (ec)
-    throw Error(Errc::io, fmt::format("{}: cannot create the data folder: {}", options_.dir.string(), ec.message()));
-  db_path_ = options_.dir / "history.db";
-  db_ = std::make_unique<Db>();
-  db_->open(db_path_);
-  db_->exec(kSchema);
+HistoryStore::HistoryStore(Options options, std::unique_ptr<HistoryBackend> backend)
+    : options_(std::move(options)), backend_(std::move(backend)) {
   enforce_retention(unix_now());
   writer_ = std::thread([this] { writer_loop(); });
 }
@@ -87,6 +67,8 @@ HistoryStore::~HistoryStore() {
   }
 }
 
+std::string HistoryStore::description() const { return backend_->description(); }
+
 void HistoryStore::add_frame(const std::string& camera, double t, int in_view, double dt_s) {
   const std::lock_guard lock(pending_mutex_);
   HistoryPoint& p = pending_[{camera, minute_of(t)}];
@@ -104,7 +86,7 @@ void HistoryStore::relabel_person(const std::string& camera, double t, MaskLabel
   if (from == to || (options_.max_age_s > 0.0 && t < unix_now() - options_.max_age_s)) return;
   const std::lock_guard lock(pending_mutex_);
   HistoryPoint& p = pending_[{camera, minute_of(t)}];
-  --p.people[static_cast<std::size_t>(from)];  // the upsert adds these deltas to the stored minute
+  --p.people[static_cast<std::size_t>(from)];  // the back end adds these deltas to the stored minute
   ++p.people[static_cast<std::size_t>(to)];
 }
 
@@ -114,36 +96,25 @@ void HistoryStore::flush() {
 }
 
 void HistoryStore::flush_locked_db() {
-  std::map<std::pair<std::string, std::int64_t>, HistoryPoint> rows;
+  HistoryRows rows;
   {
     const std::lock_guard lock(pending_mutex_);
     rows.swap(pending_);
   }
   if (rows.empty()) return;
-  db_->exec("BEGIN");
   try {
-    Statement s(db_->handle,
-                "INSERT INTO history(camera, t, frames, in_view_sum, seconds, mask, no_mask, incorrect) "
-                "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(camera, t) DO UPDATE SET "
-                "frames = frames + excluded.frames, in_view_sum = in_view_sum + excluded.in_view_sum, "
-                "seconds = seconds + excluded.seconds, mask = mask + excluded.mask, "
-                "no_mask = no_mask + excluded.no_mask, incorrect = incorrect + excluded.incorrect",
-                db_path_);
-    for (const auto& [key, p] : rows) {
-      s.reset();
-      s.bind(1, key.first);
-      s.bind(2, key.second);
-      s.bind(3, p.frames);
-      s.bind(4, p.in_view_sum);
-      s.bind(5, p.seconds);
-      s.bind(6, p.people[static_cast<std::size_t>(MaskLabel::mask)]);
-      s.bind(7, p.people[static_cast<std::size_t>(MaskLabel::no_mask)]);
-      s.bind(8, p.people[static_cast<std::size_t>(MaskLabel::incorrect)]);
-      s.step(db_path_);
-    }
-    db_->exec("COMMIT");
+    backend_->add(rows);
   } catch (...) {
-    db_->exec("ROLLBACK");
+    // Not stored: put the rows back (added to what came meanwhile), so a database that is away for a while
+    // loses nothing; the next flush tries again.
+    const std::lock_guard lock(pending_mutex_);
+    for (const auto& [key, p] : rows) {
+      HistoryPoint& into = pending_[key];
+      into.frames += p.frames;
+      into.in_view_sum += p.in_view_sum;
+      into.seconds += p.seconds;
+      for (std::size_t i = 0; i < p.people.size(); ++i) into.people[i] += p.people[i];
+    }
     throw;
   }
 }
@@ -151,37 +122,23 @@ void HistoryStore::flush_locked_db() {
 std::size_t HistoryStore::enforce_retention(double now) {
   if (options_.max_age_s <= 0.0) return 0;
   const std::lock_guard lock(db_mutex_);
-  Statement s(db_->handle, "DELETE FROM history WHERE t < ?1", db_path_);
-  s.bind(1, static_cast<std::int64_t>(std::floor(now - options_.max_age_s)));
-  s.step(db_path_);
-  return static_cast<std::size_t>(sqlite3_changes(db_->handle));
+  return backend_->remove_before(static_cast<std::int64_t>(std::floor(now - options_.max_age_s)));
 }
 
 std::map<std::string, std::vector<HistoryPoint>> HistoryStore::query(const HistoryQuery& q) {
   const std::int64_t step = q.step_s >= 60 ? q.step_s : 60;
   const std::lock_guard lock(db_mutex_);
   flush_locked_db();
-  std::string sql =
-      "SELECT camera, t, frames, in_view_sum, seconds, mask, no_mask, incorrect FROM history "
-      "WHERE t >= ?1 AND t < ?2";
-  if (!q.camera.empty()) sql += " AND camera = ?3";
-  sql += " ORDER BY camera, t";
-  Statement s(db_->handle, sql, db_path_);
-  s.bind(1, q.since);
-  s.bind(2, q.until);
-  if (!q.camera.empty()) s.bind(3, q.camera);
   std::map<std::string, std::vector<HistoryPoint>> out;
-  while (s.step(db_path_) == SQLITE_ROW) {
-    std::vector<HistoryPoint>& points = out[s.text(0)];
-    const std::int64_t bucket = floor_to(s.integer(1), step);
+  for (const auto& [key, minute] : backend_->read(q.camera, q.since, q.until)) {
+    std::vector<HistoryPoint>& points = out[key.first];
+    const std::int64_t bucket = floor_to(key.second, step);
     if (points.empty() || points.back().t != bucket) points.push_back(HistoryPoint{.t = bucket});
     HistoryPoint& p = points.back();
-    p.frames += s.integer(2);
-    p.in_view_sum += s.real(3);
-    p.seconds += s.real(4);
-    p.people[static_cast<std::size_t>(MaskLabel::mask)] += s.integer(5);
-    p.people[static_cast<std::size_t>(MaskLabel::no_mask)] += s.integer(6);
-    p.people[static_cast<std::size_t>(MaskLabel::incorrect)] += s.integer(7);
+    p.frames += minute.frames;
+    p.in_view_sum += minute.in_view_sum;
+    p.seconds += minute.seconds;
+    for (std::size_t i = 0; i < p.people.size(); ++i) p.people[i] += minute.people[i];
   }
   return out;
 }

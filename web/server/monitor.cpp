@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "event_store_sqlite.hpp"
+#include "pg_outbox.hpp"
 #include "sqlite_outbox.hpp"
 #include "state.hpp"
 
@@ -13,17 +15,26 @@ namespace maskdetect::server {
 
 Monitor::Monitor(const ServeConfig& config) : cameras_(config.cameras), mqtt_config_(config.mqtt) {
   for (const CameraConfig& camera : cameras_) rules_.set(camera.name, camera.events);
+  // The stores: PostgreSQL when the config names a database, else SQLite in the data folder.
   EventStore::Options options;
   options.dir = config.data_dir.empty() ? default_data_dir() : config.data_dir;
+  options.database = config.database;
+  if (!config.database_password_file.empty()) options.password = read_password_file(config.database_password_file);
   options.max_age_s = config.max_age_days * 86400.0;
   options.max_bytes = config.max_size_bytes;
-  store_ = std::make_shared<EventStore>(options);
-  history_ = std::make_shared<HistoryStore>(HistoryStore::Options{.dir = options.dir, .max_age_s = options.max_age_s});
+  store_ = open_event_store(options);
+  history_ = std::make_shared<HistoryStore>(HistoryStore::Options{
+      .dir = options.dir, .database = options.database, .password = options.password, .max_age_s = options.max_age_s});
   std::vector<std::string> names;
   for (const CameraConfig& camera : cameras_) names.push_back(camera.name);
   if (config.mqtt.enabled) mqtt_ = std::make_unique<MqttPublisher>(config.mqtt, names);
   if (!config.webhooks.empty()) {
-    outbox_ = std::make_shared<SqliteOutbox>(options.dir / "outbox.db");
+    // Beside the events: a fleet's worker keeps what it has not delivered in PostgreSQL, where the next worker
+    // to start finds it should this one die.
+    if (options.database.empty())
+      outbox_ = std::make_shared<SqliteOutbox>(options.dir / kSqliteOutboxFile);
+    else
+      outbox_ = std::make_shared<PgOutbox>(options.database, options.password, PgOutbox::make_owner());
     webhooks_ = std::make_unique<WebhookSender>(config.webhooks, outbox_);
   }
   if (mqtt_) {
@@ -111,29 +122,14 @@ std::optional<std::int64_t> Monitor::record(const PersonTrack& track) {
   Privacy privacy = Privacy::full;
   for (const CameraConfig& camera : cameras_)
     if (camera.name == track.camera) privacy = camera.privacy;
-  const std::optional<std::int64_t> id = store_->record(track, privacy);
-  Event event;
-  if (id) {
-    if (auto stored = store_->get(*id)) event = *stored;
-  } else {  // none_stored: the payload carries no id and no image
-    event.camera = track.camera;
-    event.track_id = track.track_id;
-    event.label = track.label;
-    event.confidence = track.confidence;
-    event.first_seen = track.first_seen;
-    event.last_seen = track.last_seen;
-    event.created = unix_now();
-    event.privacy = privacy;
-  }
-  std::string json = event_json(event);
-  if (!id) {
-    auto doc = nlohmann::json::parse(json);
-    doc["id"] = nullptr;
-    json = doc.dump();
-  }
+  // The event as stored (its id, images, uid), whatever retention did since: never a re-read that may miss it.
+  // Under none_stored it has no id (null in the payload) and no image.
+  const Event event = store_->record(track, privacy);
+  const std::string json = event_json(event);
   if (mqtt_) mqtt_->publish_event(track.camera, json);
   if (webhooks_) webhooks_->send(track.camera, json);
-  return id;
+  if (!event.stored()) return std::nullopt;
+  return event.id;
 }
 
 DeliveryFigures Monitor::delivery_figures() const {

@@ -1,6 +1,7 @@
-// monitor.hpp - what `maskdetect serve` does with tracked people: the event rules, the SQLite store, MQTT
-// and webhooks, behind one call per track. The tracker (or whatever produces PersonTrack) calls
-// on_track() or post_track() for every live or finished track; neither blocks on the network.
+// monitor.hpp - what `maskdetect serve` does with tracked people: the event rules, the event and history
+// stores (SQLite in the data folder, or PostgreSQL), MQTT and webhooks, behind one call per track. The tracker (or
+// whatever produces PersonTrack) calls on_track() or post_track() for every live or finished track; neither blocks on
+// the network.
 //
 //   Monitor monitor(serve_config, data_dir);
 //   monitor.on_track(track);            // rules -> store -> MQTT <camera>/event -> webhooks, on this thread
@@ -30,9 +31,11 @@ namespace maskdetect::server {
 
 class Monitor {
  public:
-  /// Opens the event and history stores in config.data_dir (default_data_dir() when empty), and with
-  /// webhooks the outbox (outbox.db there); connects MQTT when configured, starts a worker per webhook.
-  /// Throws maskdetect::Error.
+  /// Opens the event and history stores: in the PostgreSQL database config.database when set (password from
+  /// config.database_password_file, else the URL's, PGPASSWORD or ~/.pgpass), else SQLite in config.data_dir
+  /// (default_data_dir() when empty); with webhooks the outbox beside them (PostgreSQL's `outbox` table, or
+  /// outbox.db in the data folder); connects MQTT when configured, starts a worker per webhook. Throws
+  /// maskdetect::Error.
   explicit Monitor(const ServeConfig& config);
   ~Monitor();
   Monitor(const Monitor&) = delete;

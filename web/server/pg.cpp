@@ -9,8 +9,11 @@
 #include <limits>
 #include <regex>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
+
+#include "log_line.hpp"
 
 namespace maskdetect::server::pg {
 
@@ -112,25 +115,45 @@ std::string connection_message(const pg_conn* conn) {
   return message;
 }
 
-pg_conn* connect(const std::string& url, const std::string& application_name, const std::string& description) {
-  // Keywords given here apply unless the URL sets them (expand_dbname: the URL's own values win).
-  const char* keywords[] = {"dbname", "application_name", "connect_timeout", nullptr};
-  const char* values[] = {url.c_str(), application_name.c_str(), "5", nullptr};
-  pg_conn* conn = PQconnectdbParams(keywords, values, 1);
+void receive_notice(void* /*context*/, const pg_result* result) {
+  const char* severity = PQresultErrorField(result, PG_DIAG_SEVERITY_NONLOCALIZED);
+  if (severity == nullptr || std::string_view(severity) != "WARNING") return;
+  std::string message = PQresultErrorMessage(result);
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  detail::log_line(fmt::format("PostgreSQL: {}", message));
+}
+
+pg_conn* connect(const std::string& url, const std::string& application_name, const std::string& password,
+                 const std::string& description) {
+  // libpq processes the keywords in order and keeps the last value of each: the defaults come before
+  // `dbname` (the URL, expanded) so that the URL's own application_name or connect_timeout win; a password
+  // given apart (a password file) comes after it and wins over one in the URL.
+  // client_encoding is a connection parameter (not a SET after connecting), so that reconnect() keeps it.
+  std::vector<const char*> keywords = {"application_name", "connect_timeout", "client_encoding", "dbname"};
+  std::vector<const char*> values = {application_name.c_str(), "5", "UTF8", url.c_str()};
+  if (!password.empty()) {
+    keywords.push_back("password");
+    values.push_back(password.c_str());
+  }
+  keywords.push_back(nullptr);
+  values.push_back(nullptr);
+  pg_conn* conn = PQconnectdbParams(keywords.data(), values.data(), 1);
   if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) {
     const std::string reason = connection_message(conn);
     PQfinish(conn);
     throw Error(fmt::format("cannot connect to the database '{}': {}", description, redact(reason)), "");
   }
-  // Our own statements never rely on the session's settings; make the few that matter explicit.
-  PQsetClientEncoding(conn, "UTF8");
+  // libpq prints the server's notices on stderr by default; warnings go to the server's log, notices
+  // ("relation already exists, skipping") nowhere.
+  PQsetNoticeReceiver(conn, &receive_notice, nullptr);
   return conn;
 }
 
 }  // namespace
 
-Connection::Connection(const std::string& url, const std::string& application_name) : description_(redact(url)) {
-  conn_ = connect(url, application_name, description_);
+Connection::Connection(const std::string& url, const std::string& application_name, const std::string& password)
+    : description_(redact(url)) {
+  conn_ = connect(url, application_name, password, description_);
 }
 
 Connection::~Connection() { PQfinish(conn_); }

@@ -106,9 +106,12 @@ class Result {
 class Connection {
  public:
   /// Connects to `url` (postgresql:// URL or "key=value" conninfo; libpq's PG* environment variables fill in
-  /// what it leaves out, PGPASSWORD and ~/.pgpass included). connect_timeout is 5 s unless the URL sets it.
-  /// Throws pg::Error naming the redacted URL and libpq's reason.
-  explicit Connection(const std::string& url, const std::string& application_name = "maskdetect");
+  /// what it leaves out, PGPASSWORD and ~/.pgpass included). connect_timeout is 5 s and application_name
+  /// `application_name` unless the URL sets them. A non-empty `password` (read from a password file) is used
+  /// instead of one in the URL or the environment. Throws pg::Error naming the redacted URL and libpq's reason
+  /// (never the password).
+  explicit Connection(const std::string& url, const std::string& application_name = "maskdetect",
+                      const std::string& password = {});
   ~Connection();
   Connection(Connection&& other) noexcept;
   Connection& operator=(Connection&& other) noexcept;

@@ -12,6 +12,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "maskdetect/error.hpp"
+#include "pg.hpp"
 
 namespace maskdetect::server {
 
@@ -281,10 +282,23 @@ void read_cameras(const Reader& r, const YAML::Node& list, ServeConfig& c, const
   }
 }
 
-constexpr std::string_view kServeKeys[] = {"listen", "token", "data_dir", "retention", "mqtt", "webhooks", "cameras"};
+constexpr std::string_view kServeKeys[] = {"listen",    "token", "data_dir", "database", "database_password_file",
+                                           "retention", "mqtt",  "webhooks", "cameras"};
 constexpr std::string_view kPipelineKeys[] = {"detector", "classifier", "threads"};
 
 }  // namespace
+
+std::string read_password_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(Errc::invalid_config, fmt::format("{}: cannot read the database password file", path.string()));
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string password = text.str();
+  while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) password.pop_back();
+  if (password.empty())
+    throw Error(Errc::invalid_config, fmt::format("{}: the database password file is empty", path.string()));
+  return password;
+}
 
 std::optional<std::int64_t> parse_size(std::string_view text) {
   std::string s(text);
@@ -344,6 +358,12 @@ ServeConfig parse_serve_config(std::string_view yaml, std::string_view origin, c
       c.token = r.text(v, key);
     else if (key == "data_dir")
       c.data_dir = resolve(r.text(v, key), base_dir);
+    else if (key == "database") {
+      c.database = r.text(v, key);
+      if (!c.database.empty() && !pg::is_postgres_url(c.database))
+        r.fail(v, key, fmt::format("expected a postgresql:// URL, got '{}'", pg::redact(c.database)));
+    } else if (key == "database_password_file")
+      c.database_password_file = resolve(r.text(v, key), base_dir);
     else if (key == "retention")
       read_retention(r, v, c);
     else if (key == "mqtt")
@@ -356,8 +376,8 @@ ServeConfig parse_serve_config(std::string_view yaml, std::string_view origin, c
       pipeline[key] = v;
     else
       r.fail(item.first, key,
-             "unknown key (expected listen, token, data_dir, retention, mqtt, webhooks, cameras, or the pipeline "
-             "keys detector, classifier, threads)");
+             "unknown key (expected listen, token, data_dir, database, database_password_file, retention, mqtt, "
+             "webhooks, cameras, or the pipeline keys detector, classifier, threads)");
   }
   if (pipeline.size() > 0) {
     YAML::Emitter out;

@@ -65,6 +65,8 @@ struct ServeConfig {
   std::optional<std::string> listen;  ///< "host:port"
   std::optional<std::string> token;
   std::filesystem::path data_dir;                       ///< empty: default_data_dir()
+  std::string database;                                 ///< postgresql:// URL of the stores; empty: SQLite in data_dir
+  std::filesystem::path database_password_file;         ///< the database password, in a file; empty: none
   double max_age_days = 30.0;                           ///< 0: no age limit
   std::int64_t max_size_bytes = std::int64_t{2} << 30;  ///< 0: no size limit
   std::string pipeline_yaml;  ///< detector/classifier/threads keys of the file, for maskdetect::parse_config
@@ -86,6 +88,10 @@ struct ServeConfig {
 /// The pipeline settings of a camera: its preset (or `server_pipeline`), then its detector overrides.
 /// Validated; throws Error(invalid_config).
 [[nodiscard]] Config camera_pipeline(const CameraConfig& camera, const Config& server_pipeline);
+
+/// The password in `path` (a password file: its content without the trailing newline). Throws
+/// Error(invalid_config) naming the file (never its content) when it cannot be read or is empty.
+[[nodiscard]] std::string read_password_file(const std::filesystem::path& path);
 
 /// "2GB", "500MB", "1.5GiB", "1048576": bytes. nullopt when malformed.
 [[nodiscard]] std::optional<std::int64_t> parse_size(std::string_view text);

@@ -117,11 +117,5 @@ Gauges ServerState::gauges() const {
   return g;
 }
 
-void log_line(const std::string& line) {
-  static std::mutex mutex;
-  const std::lock_guard lock(mutex);
-  std::fprintf(stderr, "serve: %s\n", line.c_str());
-}
-
 }  // namespace detail
 }  // namespace maskdetect::server

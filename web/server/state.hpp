@@ -15,6 +15,7 @@
 
 #include "http_parse.hpp"
 #include "inference_pool.hpp"
+#include "log_line.hpp"
 #include "server.hpp"
 #include "stats.hpp"
 #include "stream_hub.hpp"
@@ -103,8 +104,5 @@ class SessionSlot {
   std::shared_ptr<ServerState> state_;
   std::string client_;
 };
-
-/// One stderr line, serialised with other log lines.
-void log_line(const std::string& line);
 
 }  // namespace maskdetect::server::detail

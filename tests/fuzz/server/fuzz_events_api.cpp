@@ -1,5 +1,7 @@
 // Fuzz target: the events API as a network client drives it (GET, HEAD, DELETE, POST on /api/v1/events and
-// /api/v1/events/{id}[/snapshot.jpg|/crop.jpg], any query), on a real SQLite event store holding a few events.
+// /api/v1/events/{id}[/snapshot.jpg|/crop.jpg], any query), on a real event store holding a few events: SQLite
+// in a temporary folder, or the PostgreSQL database $MASKDETECT_FUZZ_DATABASE names (an empty one: its tables
+// are made and filled).
 // Input: byte 0 picks the method (bits 0-1) and whether the server has a token (bit 2); the rest is the raw
 // request target, parsed by the server's own parse_target. Invariants: nothing throws, every status is a real
 // HTTP status, every JSON answer parses (the "next" link included), a 405 names what is allowed, a DELETE
@@ -57,7 +59,9 @@ struct Fixture {
   Fixture() {
     dir = fs::temp_directory_path() / ("maskdetect-fuzz-events-" + std::to_string(::getpid()));
     fs::remove_all(dir);
-    store = std::make_unique<EventStore>(EventStore::Options{.dir = dir});
+    EventStore::Options options{.dir = dir};
+    if (const char* url = std::getenv("MASKDETECT_FUZZ_DATABASE"); url != nullptr) options.database = url;
+    store = open_event_store(options);
     seed(*store);
   }
   ~Fixture() {
