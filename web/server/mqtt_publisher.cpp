@@ -31,7 +31,9 @@ struct MqttPublisher::Impl {
   std::atomic<std::int64_t> connections{0};
   std::atomic<bool> logged_down{false};
 
-  [[nodiscard]] std::string status_topic() const { return config.topic_prefix + "/status"; }
+  [[nodiscard]] std::string status_topic() const {
+    return config.status_topic.empty() ? config.topic_prefix + "/status" : config.status_topic;
+  }
 
   void publish(const std::string& topic, const std::string& payload, bool retain) const {
     mosquitto_publish(client, nullptr, topic.c_str(), static_cast<int>(payload.size()), payload.data(), 1, retain);

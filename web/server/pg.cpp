@@ -112,11 +112,18 @@ std::string connection_message(const pg_conn* conn) {
   return message;
 }
 
-pg_conn* connect(const std::string& url, const std::string& application_name, const std::string& description) {
+pg_conn* connect(const std::string& url, const std::string& application_name, const std::string& description,
+                 const std::vector<std::pair<std::string, std::string>>& settings) {
   // Keywords given here apply unless the URL sets them (expand_dbname: the URL's own values win).
-  const char* keywords[] = {"dbname", "application_name", "connect_timeout", nullptr};
-  const char* values[] = {url.c_str(), application_name.c_str(), "5", nullptr};
-  pg_conn* conn = PQconnectdbParams(keywords, values, 1);
+  std::vector<const char*> keywords{"dbname", "application_name", "connect_timeout"};
+  std::vector<const char*> values{url.c_str(), application_name.c_str(), "5"};
+  for (const auto& [key, value] : settings) {
+    keywords.push_back(key.c_str());
+    values.push_back(value.c_str());
+  }
+  keywords.push_back(nullptr);
+  values.push_back(nullptr);
+  pg_conn* conn = PQconnectdbParams(keywords.data(), values.data(), 1);
   if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) {
     const std::string reason = connection_message(conn);
     PQfinish(conn);
@@ -129,8 +136,10 @@ pg_conn* connect(const std::string& url, const std::string& application_name, co
 
 }  // namespace
 
-Connection::Connection(const std::string& url, const std::string& application_name) : description_(redact(url)) {
-  conn_ = connect(url, application_name, description_);
+Connection::Connection(const std::string& url, const std::string& application_name,
+                       const std::vector<std::pair<std::string, std::string>>& settings)
+    : description_(redact(url)) {
+  conn_ = connect(url, application_name, description_, settings);
 }
 
 Connection::~Connection() { PQfinish(conn_); }

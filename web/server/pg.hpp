@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "maskdetect/error.hpp"
@@ -108,7 +109,9 @@ class Connection {
   /// Connects to `url` (postgresql:// URL or "key=value" conninfo; libpq's PG* environment variables fill in
   /// what it leaves out, PGPASSWORD and ~/.pgpass included). connect_timeout is 5 s unless the URL sets it.
   /// Throws pg::Error naming the redacted URL and libpq's reason.
-  explicit Connection(const std::string& url, const std::string& application_name = "maskdetect");
+  /// `settings`: further libpq connection keywords ("keepalives_idle", "5"), applied unless the URL sets them.
+  explicit Connection(const std::string& url, const std::string& application_name = "maskdetect",
+                      const std::vector<std::pair<std::string, std::string>>& settings = {});
   ~Connection();
   Connection(Connection&& other) noexcept;
   Connection& operator=(Connection&& other) noexcept;
