@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
 # One set-up for a new Debian bookworm machine: system packages, npm-hosted model weights and web assets.
 # Idempotent: safe to run again; it only installs what is missing.
+# Usage: scripts/setup.sh [--container]   (--container: also podman, runc and debootstrap, which
+# scripts/build_image.sh and scripts/smoke_image.sh need to build and run the container image)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+container=0
+for arg in "$@"; do
+  case "$arg" in
+    --container) container=1 ;;
+    *) echo "setup: unknown option '$arg' (expected --container)" >&2; exit 2 ;;
+  esac
+done
 
 # Build and runtime dependencies (Debian bookworm). Why each one is here: README.md, "Dependencies".
 pkgs=(
@@ -18,6 +27,9 @@ pkgs=(
   clang-format clang-tidy
   chromium
 )
+# The container image (not needed by the build or the default tests): Debian's podman with runc, and
+# debootstrap for the bookworm base made here (no image registry needed).
+[ "$container" = 0 ] || pkgs+=(podman runc debootstrap)
 missing=()
 # Node.js and npm: only when absent (the machine may carry a newer Node.js with its own npm).
 command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
@@ -74,4 +86,9 @@ if [ -f "$root/web/package.json" ]; then
   (cd "$root/web" && npm ci --no-audit --no-fund --ignore-scripts --silent)
 fi
 if [ -f "$root/tests/browser/package.json" ]; then (cd "$root/tests/browser" && npm ci --no-audit --no-fund --ignore-scripts --silent); fi
+# The Kubernetes schema check's models (tests/k8s/package.json, lockfile). kubectl (1.32, with kustomize) comes
+# with these machines; Debian's kubernetes-client conflicts with it and is not installed here.
+command -v kubectl >/dev/null 2>&1 ||
+  echo "setup: kubectl not found: the k8s tests (ctest -L k8s) need kubectl >= 1.27, which has kustomize built in"
+if [ -f "$root/tests/k8s/package.json" ]; then (cd "$root/tests/k8s" && npm ci --no-audit --no-fund --ignore-scripts --silent); fi
 echo "setup: done"
