@@ -21,7 +21,9 @@
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <regex>
 #include <set>
+#include <sstream>
 
 #include "face_clip.hpp"
 #include "fleet_support.hpp"
@@ -210,12 +212,21 @@ std::map<std::string, std::string> owners(unsigned short port) {
   return out;
 }
 
-/// Frames analysed per camera by worker `port` (its /api/v1/stats).
+/// Frames analysed per camera by worker `port` since it started (maskdetect_frames_total: also cameras it ran
+/// before and handed back, so that a camera coming back to it is not counted as analysed at once).
 std::map<std::string, std::int64_t> frames(unsigned short port) {
   std::map<std::string, std::int64_t> out;
-  const json doc = get_json(port, "/api/v1/stats");
-  if (!doc.is_object()) return out;
-  for (const auto& source : doc["sources"]) out[source["name"]] = source["frames"].get<std::int64_t>();
+  try {
+    const Response res = get(port, "/metrics", kToken);
+    if (res.result_int() != 200) return out;
+    static const std::regex sample(R"re(^maskdetect_frames_total\{camera="([^"]+)"\} (\d+)$)re");
+    std::istringstream lines(res.body());
+    std::string line;
+    std::smatch m;
+    while (std::getline(lines, line))
+      if (std::regex_match(line, m, sample)) out[m[1]] = std::stoll(m[2]);
+  } catch (const std::exception&) {  // a worker being killed or started
+  }
   return out;
 }
 

@@ -64,6 +64,7 @@ FRAME=$("$BIN" --preset webcam run --source "$TMP/candidates" --json - 2>/dev/nu
     d = json.loads(l)
     if len(d.get("faces", [])) == 1: print(d["image"]); break')
 [ -n "$FRAME" ] || { echo "fleet_bench: no face found for the clip" >&2; exit 1; }
+case "$FRAME" in /*) ;; *) FRAME="$TMP/candidates/$FRAME" ;; esac
 $PY - "$FRAME" "$TMP/background.png" "$TMP/clip.avi" "$RATE" <<'PY'
 import sys, cv2
 face, bg, out, rate = cv2.imread(sys.argv[1]), cv2.imread(sys.argv[2]), sys.argv[3], float(sys.argv[4])
@@ -98,11 +99,11 @@ setsid /usr/sbin/mosquitto -c "$TMP/mosquitto.conf" & PIDS="$PIDS $!"
 
 # --- helpers over the API.
 api() { curl -s -H "Authorization: Bearer t" "http://127.0.0.1:$1$2"; }
-frames_of() {  # frames_of PORT...: "camera frames" lines over the given workers
+frames_of() {  # frames_of PORT...: "camera frames" lines over the given workers (maskdetect_frames_total:
+               # also cameras a worker ran before, so that one coming back is not counted as analysed at once)
   for p in "$@"; do
-    api "$p" /api/v1/stats | js 'd = json.load(sys.stdin)
-for s in d.get("sources", []): print(s["name"], s["frames"])' 2>/dev/null || true
-  done
+    api "$p" /metrics | sed -n 's/^maskdetect_frames_total{camera="\([^"]*\)"} \([0-9]*\)$/\1 \2/p'
+  done | awk '{ n[$1] += $2 } END { for (c in n) print c, n[c] }' | sort
 }
 events_of() {  # events recorded (maskdetect_events_total summed) over the given workers
   for p in "$@"; do api "$p" /metrics; done | awk '/^maskdetect_events_total\{/ { s += $NF } END { print s + 0 }'
@@ -113,6 +114,7 @@ start_serve() {  # start_serve NAME [fleet options...]: sets PORT and PID
   setsid "$BIN" --preset webcam serve --config "$TMP/serve.yaml" --listen 127.0.0.1:0 --workers 1 --token t \
     --data-dir "$TMP/data-$name" --port-file "$TMP/$name.port" "$@" 2>>"$TMP/$name.log" &
   PID=$!
+  disown "$PID"  # killed on purpose below: no job-control message
   for _ in $(seq 1 300); do [ -s "$TMP/$name.port" ] && break; sleep 0.2; done
   PORT=$(cat "$TMP/$name.port")
 }
@@ -122,6 +124,13 @@ wait_frames() {  # wait_frames N PORT...: until N cameras have frames
     sleep 0.2
   done
   log "cameras did not all start"; return 1
+}
+wait_even() {  # until the cameras are spread evenly over w1, w2, w3 (60 s at most)
+  for _ in $(seq 1 300); do
+    [ "$(spread "${WPORT[w1]}")" = "w1:$((CAMERAS / 3)) w2:$((CAMERAS / 3)) w3:$((CAMERAS / 3))" ] && return 0
+    sleep 0.2
+  done
+  log "not spread evenly: $(spread "${WPORT[w1]}")"
 }
 measure() {  # measure LABEL PORT...: fps per camera and events/s over RUN_SECONDS
   local label=$1; shift
@@ -159,6 +168,7 @@ for w in w1 w2 w3; do
   WPORT[$w]=$PORT; WPID[$w]=$PID; WORKER_PIDS="$WORKER_PIDS $PID"
 done
 wait_frames "$CAMERAS" "${WPORT[w1]}" "${WPORT[w2]}" "${WPORT[w3]}"
+wait_even
 log "spread: $(spread "${WPORT[w1]}")"
 sleep 5
 measure "3 fleet workers (PostgreSQL)" "${WPORT[w1]}" "${WPORT[w2]}" "${WPORT[w3]}"
@@ -174,7 +184,7 @@ for round in $(seq 1 "$ROUNDS"); do
   before=$(frames_of $others | sort)
   kill -9 "${WPID[$victim]}"; t_kill=$(now)
   for camera in $moved; do
-    b=$(echo "$before" | awk -v c="$camera" '$1 == c { print $2 }')
+    b=$(echo "$before" | awk -v c="$camera" '$1 == c { print $2 }')  # summed over the survivors
     for _ in $(seq 1 600); do
       n=$(frames_of $others | awk -v c="$camera" '$1 == c { print $2 }' | head -1)
       [ -n "$n" ] && [ "$n" -gt "${b:-0}" ] && break
@@ -184,9 +194,6 @@ for round in $(seq 1 "$ROUNDS"); do
   done
   start_serve "$victim" --database "$DATABASE" --worker-id "$victim"
   WPORT[$victim]=$PORT; WPID[$victim]=$PID; WORKER_PIDS="$WORKER_PIDS $PID"
-  for _ in $(seq 1 300); do
-    [ "$(spread "${WPORT[w1]}")" = "w1:$((CAMERAS / 3)) w2:$((CAMERAS / 3)) w3:$((CAMERAS / 3))" ] && break
-    sleep 0.2
-  done
+  wait_even
 done
 log "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
