@@ -16,7 +16,8 @@ namespace {
 
 // Version 1 of the schema. The views read pg_locks: who holds a camera's advisory lock owns it, and a worker
 // lives while it holds its own (both are session locks: they go when the worker's connection goes).
-const std::string kSchemaV1 = fmt::format(R"sql(
+std::string schema_v1() {
+  return fmt::format(R"sql(
 CREATE TABLE maskdetect_cameras (
   id serial PRIMARY KEY,
   name text NOT NULL UNIQUE,
@@ -76,7 +77,8 @@ CREATE VIEW maskdetect_fleet AS
          END AS workers_needed
   FROM maskdetect_camera_owners;
 )sql",
-                                          fmt::arg("worker", kWorkerLockClass), fmt::arg("camera", kCameraLockClass));
+                     fmt::arg("worker", kWorkerLockClass), fmt::arg("camera", kCameraLockClass));
+}
 
 nlohmann::json scalar_json(const YAML::Node& node) {
   const std::string& text = node.Scalar();
@@ -129,7 +131,7 @@ void migrate(pg::Connection& db) {
                             "upgrade maskdetect",
                             db.description(), version, kSchemaVersion));
   if (version < 1) {
-    db.exec(kSchemaV1);
+    db.exec(schema_v1());
     db.exec("INSERT INTO maskdetect_fleet_schema (version) VALUES (1)");
   }
   // Later versions: if (version < 2) { ...; INSERT 2 }, each step once, in order.

@@ -78,10 +78,15 @@ std::string labels_json(const std::array<std::int64_t, kNumLabels>& counts) {
 /// FNV-1a of the worker and camera names: each worker tries the unowned cameras in its own order.
 std::uint64_t spread_order(const std::string& worker, const std::string& camera) {
   std::uint64_t hash = 14695981039346656037ULL;
-  for (const char c : worker + "/" + camera) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 1099511628211ULL;
-  }
+  auto add = [&hash](std::string_view text) {
+    for (const char c : text) {
+      hash ^= static_cast<unsigned char>(c);
+      hash *= 1099511628211ULL;
+    }
+  };
+  add(worker);
+  add("/");
+  add(camera);
   return hash;
 }
 
@@ -319,6 +324,7 @@ void Fleet::tick() {
       "(SELECT count(*) FROM maskdetect_camera_owners o WHERE o.pid = w.pid AND o.enabled) "
       "FROM maskdetect_live_workers w ORDER BY w.name");
   std::vector<FleetWorker> workers;
+  workers.reserve(static_cast<std::size_t>(workers_rows.rows()));
   for (int i = 0; i < workers_rows.rows(); ++i) {
     workers.push_back(FleetWorker{.name = std::string(workers_rows.text(i, 0)),
                                   .url = std::string(workers_rows.text(i, 1)),
