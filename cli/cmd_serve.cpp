@@ -128,6 +128,7 @@ int run_serve(const ServeOptions& o, const app::ConfigOptions& config_options) {
   options.events = monitor.store();
   options.on_track = [&monitor](const server::PersonTrack& track) { monitor.post_track(track); };
   options.history = monitor.history();
+  options.delivery = [&monitor] { return monitor.delivery_figures(); };
   options.io_threads = o.io_threads;
   options.inference_workers = o.workers;
   options.body_limit_bytes = o.max_body;

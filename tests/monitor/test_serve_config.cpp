@@ -35,10 +35,14 @@ mqtt:
   host: broker.local
   port: 1884
   home_assistant: true
+  max_queued_events: 20
 webhooks:
   - url: http://127.0.0.1:8123/hook
     secret: abc
     retries: 2
+  - url: https://example.org/hook
+    name: alerts
+    max_pending: 50
 cameras:
   - name: front-door
     source: rtsp://user:pw@10.0.0.5/stream
@@ -69,14 +73,19 @@ TEST_CASE("serve config: every section is read", "[monitor]") {
   CHECK(c.mqtt.host == "broker.local");
   CHECK(c.mqtt.port == 1884);
   CHECK(c.mqtt.home_assistant);
-  REQUIRE(c.webhooks.size() == 1);
+  CHECK(c.mqtt.max_queued_events == 20);
+  REQUIRE(c.webhooks.size() == 2);
   CHECK(c.webhooks[0].secret == "abc");
   CHECK(c.webhooks[0].retries == 2);
+  CHECK(c.webhooks[0].name.empty());  // named webhook0 by the sender
+  CHECK(c.webhooks[0].max_pending == 1000);
+  CHECK(c.webhooks[1].name == "alerts");
+  CHECK(c.webhooks[1].max_pending == 50);
   REQUIRE(c.cameras.size() == 2);
   const auto& door = c.cameras[0];
   CHECK(door.name == "front-door");
   CHECK(door.fps == 5.0);
-  CHECK(door.line == 18);
+  CHECK(door.line == 22);
   CHECK(door.privacy == Privacy::blur);
   CHECK(door.events.labels == std::set<std::string>{"no_mask"});
   CHECK(door.events.cooldown_s == 60.0);
@@ -117,6 +126,14 @@ TEST_CASE("serve config: errors name the file, the line and the key", "[monitor]
   CHECK(error_of("webhooks:\n  - url: ftp://x\n") ==
         "serve.yaml:2: key 'webhooks[0].url': expected an http:// or https:// URL");
   CHECK(error_of("webhooks:\n  - secret: x\n") == "serve.yaml:2: key 'webhooks[0].url': is required");
+  CHECK(error_of("webhooks:\n  - url: http://a\n    name: a b\n") ==
+        "serve.yaml:3: key 'webhooks[0].name': expected 1 to 64 characters among A-Z a-z 0-9 _ -");
+  CHECK(error_of("webhooks:\n  - {url: 'http://a', name: x}\n  - {url: 'http://b', name: x}\n") ==
+        "serve.yaml:3: key 'webhooks[1].name': the name 'x' is taken by another webhook");
+  CHECK(error_of("webhooks:\n  - url: http://a\n    max_pending: 0\n") ==
+        "serve.yaml:3: key 'webhooks[0].max_pending': 0 is not in [1, 1000000]");
+  CHECK(error_of("mqtt:\n  max_queued_events: 0\n") ==
+        "serve.yaml:2: key 'mqtt.max_queued_events': 0 is not in [1, 100000]");
   CHECK(error_of("retention:\n  max_size: lots\n").starts_with("serve.yaml:2: key 'retention.max_size'"));
   CHECK(error_of("detector:\n  score_threshold: 2\n").find("score_threshold") != std::string::npos);
   CHECK(error_of("cameras: [\n").starts_with("serve.yaml:"));
@@ -129,7 +146,7 @@ TEST_CASE("serve config: errors name the file, the line and the key", "[monitor]
         "mapping");
 }
 
-TEST_CASE("serve config: a file is told from a pipeline config; sizes parse", "[monitor]") {
+TEST_CASE("serve config: a file is told from a pipeline config and sizes parse", "[monitor]") {
   maskdetect::test::TempDir dir;
   std::ofstream(dir / "serve.yaml") << kFull;
   std::ofstream(dir / "pipeline.yaml") << "detector:\n  score_threshold: 0.4\n";

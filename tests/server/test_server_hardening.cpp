@@ -135,7 +135,7 @@ TEST_CASE("a request path with invalid UTF-8 gets 400, not silence", "[server][h
   CHECK(ok->body().find("caf\xc3\xa9") != std::string::npos);
 }
 
-TEST_CASE("auth: scheme in any case; 401 before the body is read", "[server][hardening]") {
+TEST_CASE("auth: scheme in any case and 401 before the body is read", "[server][hardening]") {
   MASKDETECT_REQUIRE_DATA(images_dir());
   ServerOptions options = test_options();
   options.token = "t0ken";

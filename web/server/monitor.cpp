@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "sqlite_outbox.hpp"
 #include "state.hpp"
 
 namespace maskdetect::server {
@@ -24,8 +25,20 @@ Monitor::Monitor(const ServeConfig& config) : cameras_(config.cameras), mqtt_con
   std::vector<std::string> names;
   for (const CameraConfig& camera : cameras_) names.push_back(camera.name);
   if (config.mqtt.enabled) mqtt_ = std::make_unique<MqttPublisher>(config.mqtt, names);
-  if (!config.webhooks.empty()) webhooks_ = std::make_unique<WebhookSender>(config.webhooks);
-  if (mqtt_) stats_thread_ = std::thread([this] { publish_stats_loop(); });
+  if (!config.webhooks.empty()) {
+    outbox_ = std::make_shared<SqliteOutbox>(options.dir / "outbox.db");
+    webhooks_ = std::make_unique<WebhookSender>(config.webhooks, outbox_);
+  }
+  if (mqtt_) {
+    mqtt_->set_on_connect([this] {  // fresh statistics at once: none were kept while disconnected
+      {
+        const std::lock_guard lock(mutex_);
+        stats_now_ = true;
+      }
+      stop_cv_.notify_all();
+    });
+    stats_thread_ = std::thread([this] { publish_stats_loop(); });
+  }
   record_thread_ = std::thread([this] { record_loop(); });
 }
 
@@ -36,12 +49,15 @@ Monitor::~Monitor() {
   }
   queue_cv_.notify_all();
   if (record_thread_.joinable()) record_thread_.join();
+  if (mqtt_) mqtt_->set_on_connect({});
   {
     const std::lock_guard lock(mutex_);
     stopping_ = true;
   }
   stop_cv_.notify_all();
   if (stats_thread_.joinable()) stats_thread_.join();
+  // Then the members: the webhook workers stop (their outbox keeps what is not delivered), MQTT says
+  // "offline" and disconnects cleanly.
 }
 
 std::optional<std::int64_t> Monitor::on_track(const PersonTrack& track) {
@@ -139,6 +155,34 @@ std::optional<std::int64_t> Monitor::record(const PersonTrack& track) {
   return id;
 }
 
+DeliveryFigures Monitor::delivery_figures() const {
+  DeliveryFigures d;
+  d.events_not_recorded = dropped();
+  if (webhooks_) {
+    for (std::size_t i = 0; i < webhooks_->size(); ++i) {
+      const WebhookSender::Counters c = webhooks_->counters(i);
+      d.webhooks.push_back(WebhookFigures{.name = webhooks_->name(i),
+                                          .delivered = c.delivered,
+                                          .failed = c.failed,
+                                          .dropped = c.dropped,
+                                          .attempts = c.attempts,
+                                          .pending = c.pending});
+    }
+  }
+  if (mqtt_) {
+    const MqttPublisher::Counters c = mqtt_->counters();
+    d.mqtt = MqttFigures{.connected = c.connected,
+                         .connections = c.connections,
+                         .events_published = c.events_published,
+                         .stats_published = c.stats_published,
+                         .events_dropped = c.events_dropped,
+                         .stats_dropped = c.stats_dropped,
+                         .events_queued = c.events_queued,
+                         .in_flight = c.in_flight};
+  }
+  return d;
+}
+
 void Monitor::set_stats_source(std::function<std::string(const std::string&)> stats) {
   const std::lock_guard lock(stats_mutex_);
   stats_ = std::move(stats);
@@ -147,7 +191,11 @@ void Monitor::set_stats_source(std::function<std::string(const std::string&)> st
 void Monitor::publish_stats_loop() {
   const auto interval = std::chrono::duration<double>(mqtt_config_.stats_interval_s);
   std::unique_lock lock(mutex_);
-  while (!stop_cv_.wait_for(lock, interval, [this] { return stopping_; })) {
+  for (;;) {
+    // Every interval, or at once after MQTT (re)connected.
+    stop_cv_.wait_for(lock, interval, [this] { return stopping_ || stats_now_; });
+    if (stopping_) return;
+    stats_now_ = false;
     lock.unlock();
     try {
       const auto counts = store_->counts();
@@ -161,10 +209,10 @@ void Monitor::publish_stats_loop() {
         nlohmann::json doc = nlohmann::json::object();
         {
           const std::lock_guard guard(stats_mutex_);
-          if (stats_) {
-            const std::string text = stats_(camera.name);
-            if (!text.empty()) doc = nlohmann::json::parse(text);
-          }
+          if (!stats_) continue;  // no source (yet, or any more): nothing to say
+          const std::string text = stats_(camera.name);
+          if (text.empty()) continue;
+          doc = nlohmann::json::parse(text);
         }
         std::int64_t events = 0;
         for (const auto& [key, n] : counts)

@@ -22,15 +22,18 @@
 #include "event_store.hpp"
 #include "history_store.hpp"
 #include "mqtt_publisher.hpp"
+#include "outbox.hpp"
 #include "serve_config.hpp"
+#include "stats.hpp"
 #include "webhook_sender.hpp"
 
 namespace maskdetect::server {
 
 class Monitor {
  public:
-  /// Opens the event and history stores in config.data_dir (default_data_dir() when empty), connects MQTT
-  /// when configured, starts the webhook worker. Throws maskdetect::Error.
+  /// Opens the event and history stores in config.data_dir (default_data_dir() when empty), and with
+  /// webhooks the outbox (outbox.db there); connects MQTT when configured, starts a worker per webhook.
+  /// Throws maskdetect::Error.
   explicit Monitor(const ServeConfig& config);
   ~Monitor();
   Monitor(const Monitor&) = delete;
@@ -52,7 +55,8 @@ class Monitor {
   static constexpr std::size_t kMaxQueued = 64;
 
   /// `stats(camera)` returns the camera's statistics JSON object (or "" to skip); published on
-  /// <prefix>/<camera>/stats every mqtt.stats_interval_s, with "events" (stored + counted) added.
+  /// <prefix>/<camera>/stats every mqtt.stats_interval_s and at once after each MQTT (re)connection, with
+  /// "camera", "events" (stored + counted) and "time" added. Without a source nothing is published.
   /// After set_stats_source({}) returns, the previous source is no longer called.
   void set_stats_source(std::function<std::string(const std::string& camera)> stats);
 
@@ -67,6 +71,10 @@ class Monitor {
   [[nodiscard]] const std::shared_ptr<HistoryStore>& history() const noexcept { return history_; }
   [[nodiscard]] MqttPublisher* mqtt() noexcept { return mqtt_.get(); }
   [[nodiscard]] WebhookSender* webhooks() noexcept { return webhooks_.get(); }
+  /// Webhook deliveries waiting (null without webhooks).
+  [[nodiscard]] const std::shared_ptr<Outbox>& outbox() const noexcept { return outbox_; }
+  /// Webhook, MQTT and queue figures for /metrics (ServerOptions::delivery).
+  [[nodiscard]] DeliveryFigures delivery_figures() const;
 
  private:
   void publish_stats_loop();
@@ -80,11 +88,13 @@ class Monitor {
   EventRules rules_;
   std::shared_ptr<EventStore> store_;
   std::shared_ptr<HistoryStore> history_;
+  std::shared_ptr<Outbox> outbox_;
   std::unique_ptr<MqttPublisher> mqtt_;
   std::unique_ptr<WebhookSender> webhooks_;
   std::mutex mutex_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;
+  bool stats_now_ = false;  ///< MQTT (re)connected: publish fresh statistics without waiting for the interval
   std::mutex stats_mutex_;  ///< held while stats_ runs: set_stats_source({}) waits for a call in progress
   std::function<std::string(const std::string&)> stats_;
   std::thread stats_thread_;

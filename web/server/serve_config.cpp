@@ -144,10 +144,12 @@ void read_mqtt(const Reader& r, const YAML::Node& map, MqttConfig& m) {
       m.reconnect_min_s = r.number(v, full, 0.01, 3600.0);
     else if (key == "reconnect_max_s")
       m.reconnect_max_s = r.number(v, full, 0.01, 3600.0);
+    else if (key == "max_queued_events")
+      m.max_queued_events = r.integer(v, full, 1, 100000);
     else
       r.fail(item.first, full,
              "unknown key (expected enabled, host, port, username, password, client_id, topic_prefix, home_assistant, "
-             "discovery_prefix, stats_interval_s, keepalive_s, reconnect_min_s, reconnect_max_s)");
+             "discovery_prefix, stats_interval_s, keepalive_s, reconnect_min_s, reconnect_max_s, max_queued_events)");
   }
   if (m.host.empty()) r.fail(map, "mqtt.host", "must not be empty");
   if (m.reconnect_max_s < m.reconnect_min_s) r.fail(map, "mqtt.reconnect_max_s", "must not be below reconnect_min_s");
@@ -171,7 +173,12 @@ void read_webhooks(const Reader& r, const YAML::Node& list, ServeConfig& c) {
       const auto key = r.key(item.first, at);
       const std::string full = fmt::format("{}.{}", at, key);
       const YAML::Node& v = item.second;
-      if (key == "url") {
+      if (key == "name") {
+        w.name = r.text(v, full);
+        if (!valid_name(w.name)) r.fail(v, full, "expected 1 to 64 characters among A-Z a-z 0-9 _ -");
+        for (const WebhookConfig& other : c.webhooks)
+          if (other.name == w.name) r.fail(v, full, fmt::format("the name '{}' is taken by another webhook", w.name));
+      } else if (key == "url") {
         w.url = r.text(v, full);
         if (!w.url.starts_with("http://") && !w.url.starts_with("https://"))
           r.fail(v, full, "expected an http:// or https:// URL");
@@ -185,8 +192,11 @@ void read_webhooks(const Reader& r, const YAML::Node& list, ServeConfig& c) {
         w.backoff_s = r.number(v, full, 0.0, 3600.0);
       else if (key == "cameras")
         w.cameras = read_names(r, v, full);
+      else if (key == "max_pending")
+        w.max_pending = r.integer(v, full, 1, 1000000);
       else
-        r.fail(item.first, full, "unknown key (expected url, secret, timeout_s, retries, backoff_s, cameras)");
+        r.fail(item.first, full,
+               "unknown key (expected name, url, secret, timeout_s, retries, backoff_s, cameras, max_pending)");
     }
     if (w.url.empty()) r.fail(hook, at + ".url", "is required");
     c.webhooks.push_back(std::move(w));

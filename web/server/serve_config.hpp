@@ -33,15 +33,20 @@ struct MqttConfig {
   int keepalive_s = 30;
   double reconnect_min_s = 1.0;  ///< reconnect backoff: doubles from min to max
   double reconnect_max_s = 30.0;
+  /// Events kept while the broker is unreachable (sent, oldest first, once it is back); beyond, the oldest is
+  /// dropped and counted. Statistics are never kept: fresh ones are published on reconnecting.
+  int max_queued_events = 100;
 };
 
 struct WebhookConfig {
+  std::string name;    ///< metrics label and logs ([A-Za-z0-9_-], unique); empty: "webhook<index>"
   std::string url;     ///< http:// or https://
   std::string secret;  ///< non-empty: X-Maskdetect-Signature: sha256=<hex HMAC-SHA256 of the body>
   double timeout_s = 5.0;
   int retries = 3;                   ///< further attempts after the first
   double backoff_s = 1.0;            ///< wait before the first retry; doubles each time
   std::vector<std::string> cameras;  ///< empty: every camera
+  int max_pending = 1000;            ///< deliveries kept in the outbox; beyond, the oldest is dropped
 };
 
 struct CameraConfig {

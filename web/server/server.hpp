@@ -24,10 +24,11 @@
 
 namespace maskdetect::server {
 
-class EventStore;     // event_store.hpp
-class HistoryStore;   // history_store.hpp
-struct PersonTrack;   // event_store.hpp
-struct CameraConfig;  // serve_config.hpp
+class EventStore;        // event_store.hpp
+class HistoryStore;      // history_store.hpp
+struct PersonTrack;      // event_store.hpp
+struct CameraConfig;     // serve_config.hpp
+struct DeliveryFigures;  // stats.hpp
 
 /// A server camera: a source with its own name, pipeline and fps cap (one capture thread, Detector and
 /// Tracker each).
@@ -91,6 +92,9 @@ struct ServerOptions {
   std::function<void(const PersonTrack&)> on_track;
   /// Per-camera minutes served under /api/v1/history (null: none). Owned with the caller.
   std::shared_ptr<HistoryStore> history;
+  /// Webhook and MQTT figures for /metrics (Monitor::delivery_figures); called on an I/O thread per scrape,
+  /// must not block. Empty: no delivery families.
+  std::function<DeliveryFigures()> delivery;
   /// With fleet.database: the cameras come from the database (`cameras` and `sources` are ignored: put them
   /// in fleet.import).
   FleetOptions fleet;

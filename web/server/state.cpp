@@ -109,6 +109,20 @@ Gauges ServerState::gauges() const {
   g.queue_depth = pool.queue_depth();
   g.cameras_owned = hub.size();
   if (fleet && fleet->unowned() >= 0) g.cameras_unowned = fleet->unowned();
+  for (const std::size_t i : hub.ids()) {
+    const StreamState state = hub.state(i);
+    g.cameras.push_back(CameraHealth{.name = hub.name(i),
+                                     .up = state.name() == "up",
+                                     .outages = state.live ? state.status.outages : 0,
+                                     .downtime_s = state.live ? state.status.downtime_s : 0.0});
+  }
+  if (options.delivery) {
+    try {
+      g.delivery = options.delivery();
+    } catch (const std::exception& e) {
+      log_line(fmt::format("delivery figures not read: {}", e.what()));
+    }
+  }
   if (options.events) {
     try {
       g.events = options.events->counts();

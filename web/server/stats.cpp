@@ -52,6 +52,53 @@ std::string label_value(std::string_view text) {
   return out;
 }
 
+/// The webhook and MQTT families of /metrics.
+template <typename Header>
+void append_delivery(std::string& out, const DeliveryFigures& d, Header header) {
+  header("maskdetect_events_dropped_total", "counter",
+         "Admitted events not recorded: the monitor's queue was full (not stored, published nor sent).");
+  out += fmt::format("maskdetect_events_dropped_total {}\n", d.events_not_recorded);
+  if (!d.webhooks.empty()) {
+    header("maskdetect_webhook_deliveries_total", "counter",
+           "Webhook deliveries per webhook and result: delivered (2xx), failed (given up), dropped (outbox full).");
+    for (const WebhookFigures& w : d.webhooks) {
+      const std::string name = label_value(w.name);
+      out += fmt::format("maskdetect_webhook_deliveries_total{{webhook=\"{}\",result=\"delivered\"}} {}\n", name,
+                         w.delivered);
+      out +=
+          fmt::format("maskdetect_webhook_deliveries_total{{webhook=\"{}\",result=\"failed\"}} {}\n", name, w.failed);
+      out +=
+          fmt::format("maskdetect_webhook_deliveries_total{{webhook=\"{}\",result=\"dropped\"}} {}\n", name, w.dropped);
+    }
+    header("maskdetect_webhook_attempts_total", "counter", "Webhook HTTP attempts, retries included, per webhook.");
+    for (const WebhookFigures& w : d.webhooks)
+      out += fmt::format("maskdetect_webhook_attempts_total{{webhook=\"{}\"}} {}\n", label_value(w.name), w.attempts);
+    header("maskdetect_webhook_outbox_depth", "gauge", "Webhook deliveries waiting in the outbox, per webhook.");
+    for (const WebhookFigures& w : d.webhooks)
+      out += fmt::format("maskdetect_webhook_outbox_depth{{webhook=\"{}\"}} {}\n", label_value(w.name), w.pending);
+  }
+  if (d.mqtt) {
+    const MqttFigures& m = *d.mqtt;
+    header("maskdetect_mqtt_connected", "gauge", "1 while connected to the MQTT broker.");
+    out += fmt::format("maskdetect_mqtt_connected {}\n", m.connected ? 1 : 0);
+    header("maskdetect_mqtt_connections_total", "counter",
+           "Connections made to the MQTT broker (reconnects included).");
+    out += fmt::format("maskdetect_mqtt_connections_total {}\n", m.connections);
+    header("maskdetect_mqtt_messages_total", "counter",
+           "MQTT messages per kind (event, stats) and result: published (acknowledged by the broker) or dropped.");
+    out +=
+        fmt::format("maskdetect_mqtt_messages_total{{kind=\"event\",result=\"published\"}} {}\n", m.events_published);
+    out += fmt::format("maskdetect_mqtt_messages_total{{kind=\"event\",result=\"dropped\"}} {}\n", m.events_dropped);
+    out += fmt::format("maskdetect_mqtt_messages_total{{kind=\"stats\",result=\"published\"}} {}\n", m.stats_published);
+    out += fmt::format("maskdetect_mqtt_messages_total{{kind=\"stats\",result=\"dropped\"}} {}\n", m.stats_dropped);
+    header("maskdetect_mqtt_queued_events", "gauge",
+           "MQTT events waiting for the broker (bounded by max_queued_events).");
+    out += fmt::format("maskdetect_mqtt_queued_events {}\n", m.events_queued);
+    header("maskdetect_mqtt_in_flight_messages", "gauge", "MQTT messages sent and not yet acknowledged by the broker.");
+    out += fmt::format("maskdetect_mqtt_in_flight_messages {}\n", m.in_flight);
+  }
+}
+
 }  // namespace
 
 std::array<std::int64_t, kNumLabels> PeopleFigures::all() const noexcept {
@@ -249,6 +296,19 @@ std::string Stats::to_prometheus(const Gauges& gauges) const {
   for (const auto& [key, count] : gauges.events)
     out += fmt::format("maskdetect_events_total{{camera=\"{}\",label=\"{}\"}} {}\n", label_value(key.first),
                        label_value(key.second), count);
+
+  header("maskdetect_camera_up", "gauge", "1 while the camera delivers frames, 0 while it is starting or down.");
+  for (const CameraHealth& c : gauges.cameras)
+    out += fmt::format("maskdetect_camera_up{{camera=\"{}\"}} {}\n", label_value(c.name), c.up ? 1 : 0);
+  header("maskdetect_camera_outages_total", "counter",
+         "Camera outages (no frames; the open one included, also one from the start).");
+  for (const CameraHealth& c : gauges.cameras)
+    out += fmt::format("maskdetect_camera_outages_total{{camera=\"{}\"}} {}\n", label_value(c.name), c.outages);
+  header("maskdetect_camera_downtime_seconds_total", "counter", "Time cameras spent in outages, in seconds.");
+  for (const CameraHealth& c : gauges.cameras)
+    out += fmt::format("maskdetect_camera_downtime_seconds_total{{camera=\"{}\"}} {:.3f}\n", label_value(c.name),
+                       c.downtime_s);
+  if (gauges.delivery) append_delivery(out, *gauges.delivery, header);
 
   header("maskdetect_http_requests_total", "counter", "HTTP requests answered, per method, handler and status code.");
   for (const auto& [key, count] : requests_)

@@ -20,6 +20,43 @@
 
 namespace maskdetect::server {
 
+/// A camera's health (StreamHub::state), for /metrics.
+struct CameraHealth {
+  std::string name;
+  bool up = false;           ///< frames flow (files: always); false while starting or down
+  std::int64_t outages = 0;  ///< outages so far, the open one included (one absent at start-up counts)
+  double downtime_s = 0.0;   ///< their total duration, the open one up to now
+};
+
+/// One webhook's deliveries (WebhookSender::Counters), labelled by the webhook's name, never its URL.
+struct WebhookFigures {
+  std::string name;
+  std::int64_t delivered = 0;
+  std::int64_t failed = 0;   ///< given up
+  std::int64_t dropped = 0;  ///< the oldest beyond max_pending
+  std::int64_t attempts = 0;
+  std::size_t pending = 0;  ///< in the outbox now
+};
+
+/// The MQTT publisher's figures (MqttPublisher::Counters).
+struct MqttFigures {
+  bool connected = false;
+  std::int64_t connections = 0;
+  std::int64_t events_published = 0;
+  std::int64_t stats_published = 0;
+  std::int64_t events_dropped = 0;
+  std::int64_t stats_dropped = 0;
+  std::size_t events_queued = 0;
+  std::size_t in_flight = 0;
+};
+
+/// Where events go besides the store: webhooks and MQTT (Monitor::delivery_figures()).
+struct DeliveryFigures {
+  std::vector<WebhookFigures> webhooks;  ///< in configuration order; empty without webhooks
+  std::optional<MqttFigures> mqtt;       ///< nullopt without MQTT
+  std::int64_t events_not_recorded = 0;  ///< admitted events dropped: the monitor's queue was full
+};
+
 /// Numbers read at the moment of a report, from outside Stats.
 struct Gauges {
   std::size_t http_sessions = 0;
@@ -30,6 +67,10 @@ struct Gauges {
   std::map<std::pair<std::string, std::string>, std::int64_t> events;
   std::size_t cameras_owned = 0;                ///< cameras this server runs now
   std::optional<std::int64_t> cameras_unowned;  ///< the fleet's cameras that no worker runs (with a database)
+  /// Every camera in order (empty: no camera families in /metrics).
+  std::vector<CameraHealth> cameras;
+  /// Webhooks and MQTT; nullopt without a monitor (no delivery families in /metrics).
+  std::optional<DeliveryFigures> delivery;
 };
 
 /// People of one camera: those counted (their track ended, by final voted label) plus those tracked now.
