@@ -15,6 +15,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "camera_registry.hpp"
+#include "fleet.hpp"
 #include "maskdetect/error.hpp"
 #include "maskdetect/video/frame_source.hpp"
 #include "monitor.hpp"
@@ -48,6 +50,10 @@ struct ServeOptions {
   std::string database;                ///< --database (empty: the config file's, else SQLite in the data folder)
   std::string database_password_file;  ///< --database-password-file (empty: the config file's)
   CLI::Option* listen_opt = nullptr;   ///< given on the command line: wins over the config file
+  // The fleet (docs/fleet.md).
+  std::string advertise_url;  ///< --advertise-url
+  int max_cameras = 0;        ///< --max-cameras
+  std::string worker_id;      ///< --worker-id
 };
 
 std::chrono::milliseconds to_ms(double seconds) {
@@ -96,9 +102,37 @@ int run_serve(const ServeOptions& o, const app::ConfigOptions& config_options) {
   for (const server::CameraOptions& camera : options.cameras) {  // --source cameras: default rules
     const bool declared = std::any_of(serve.cameras.begin(), serve.cameras.end(),
                                       [&](const server::CameraConfig& c) { return c.name == camera.name; });
-    if (!declared) serve.cameras.push_back(server::CameraConfig{.name = camera.name, .source = camera.source});
+    if (!declared)
+      serve.cameras.push_back(server::CameraConfig{.name = camera.name, .source = camera.source, .fps = camera.fps});
   }
-  server::Monitor monitor(serve);
+  // A fleet worker (docs/fleet.md): the cameras of the file and --source are stored in the database, and this
+  // worker runs its share of the database's cameras; the monitor learns each camera's rules as it starts here.
+  // The same database keeps the events and history (the Monitor's stores).
+  const std::string& database = serve.database;
+  server::ServeConfig monitor_config = serve;
+  if (!database.empty()) {
+    options.fleet.database = database;
+    if (!serve.database_password_file.empty())
+      options.fleet.password = server::read_password_file(serve.database_password_file);
+    options.fleet.advertise_url = o.advertise_url;
+    options.fleet.max_cameras = o.max_cameras;
+    options.fleet.worker_id = o.worker_id.empty() ? server::default_worker_id() : o.worker_id;
+    for (const server::CameraConfig& camera : serve.cameras)
+      options.fleet.import.push_back(server::fleet::definition_json(camera).dump());
+    options.cameras.clear();
+    monitor_config.cameras.clear();
+    // Each worker has its own MQTT client and availability topic: a dead worker's last will is its own.
+    monitor_config.mqtt.client_id += "-" + options.fleet.worker_id;
+    monitor_config.mqtt.status_topic =
+        fmt::format("{}/workers/{}/status", monitor_config.mqtt.topic_prefix, options.fleet.worker_id);
+  } else if (!o.advertise_url.empty() || o.max_cameras != 0 || !o.worker_id.empty()) {
+    throw Error(Errc::bad_input, "--advertise-url, --max-cameras and --worker-id need --database (a fleet worker)");
+  }
+  server::Monitor monitor(monitor_config);
+  if (!database.empty()) {
+    options.fleet.on_camera_started = [&monitor](const server::CameraConfig& camera) { monitor.set_camera(camera); };
+    options.fleet.on_camera_stopped = [&monitor](const std::string& name) { monitor.remove_camera(name); };
+  }
   options.events = monitor.store();
   options.on_track = [&monitor](const server::PersonTrack& track) { monitor.post_track(track); };
   options.history = monitor.history();
@@ -141,8 +175,12 @@ int run_serve(const ServeOptions& o, const app::ConfigOptions& config_options) {
         std::fprintf(stderr, "serve: events in %s\n", monitor.store()->description().c_str());
         const std::string host =
             options.address.find(':') != std::string::npos ? "[" + options.address + "]" : options.address;
-        std::fprintf(stderr, "serve: listening on http://%s:%u/ (%zu camera(s), %d worker(s)%s)\n", host.c_str(),
-                     static_cast<unsigned>(server.port()), options.cameras.size(), options.inference_workers,
+        const std::string cameras = options.fleet.database.empty()
+                                        ? fmt::format("{} camera(s)", options.cameras.size())
+                                        : fmt::format("fleet worker {}, database {}", options.fleet.worker_id,
+                                                      server::pg::redact(options.fleet.database));
+        std::fprintf(stderr, "serve: listening on http://%s:%u/ (%s, %d worker(s)%s)\n", host.c_str(),
+                     static_cast<unsigned>(server.port()), cameras.c_str(), options.inference_workers,
                      options.token.empty() ? "" : ", bearer token required");
         if (!loopback && options.token.empty())
           std::fprintf(stderr, "serve: warning: listening beyond loopback without --token\n");
@@ -211,11 +249,21 @@ void add_serve_command(CLI::App& app, CommandContext& context) {
                   "Folder of the events database and images (default: $XDG_STATE_HOME/maskdetect or "
                   "~/.local/state/maskdetect)");
   cmd->add_option("--database", options->database,
-                  "PostgreSQL database of the events and history (postgresql://user@host/db); several workers may "
-                  "share one. Default: SQLite in the data folder")
+                  "PostgreSQL database of the events and history (postgresql://user@host/db), and a fleet worker: "
+                  "the cameras live in it, shared with the other workers (docs/fleet.md). Default: SQLite in the "
+                  "data folder, the cameras of this process")
       ->envname("MASKDETECT_DATABASE");
   cmd->add_option("--database-password-file", options->database_password_file,
                   "File holding the database password (else the URL's, $PGPASSWORD or ~/.pgpass)");
+  cmd->add_option("--advertise-url", options->advertise_url,
+                  "A fleet worker: http://host:port where the other workers reach this one (default: the listening "
+                  "address)");
+  cmd->add_option("--max-cameras", options->max_cameras,
+                  "A fleet worker: cameras it runs at most (0: its fair share, no cap)")
+      ->check(CLI::Range(0, 10000))
+      ->capture_default_str();
+  cmd->add_option("--worker-id", options->worker_id,
+                  "A fleet worker: its name, unique among the live workers (default: <hostname>-<pid>)");
   cmd->callback(
       [options, &context] { context.action = [options, &context] { return run_serve(*options, context.config); }; });
 }

@@ -1,6 +1,7 @@
 // api_cameras.cpp - the cameras and history API; see api_cameras.hpp.
 #include "api_cameras.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 
@@ -8,7 +9,9 @@
 #include <nlohmann/json.hpp>
 
 #include "event_store.hpp"
+#include "fleet_api.hpp"
 #include "history_store.hpp"
+#include "stream_hub.hpp"
 
 namespace maskdetect::server {
 
@@ -22,32 +25,45 @@ nlohmann::json optional_json(double value) { return value < 0.0 ? nlohmann::json
 
 }  // namespace
 
-std::string cameras_json(const detail::ServerState& state) {
-  nlohmann::json doc = {{"cameras", nlohmann::json::array()}};
-  for (std::size_t i = 0; i < state.cameras.size(); ++i) {
-    const std::string& name = state.cameras[i].name;
-    const CameraFigures figures = state.stats.camera(i);
-    const auto people = figures.people.all();
-    nlohmann::json last_event = nullptr;
-    if (state.options.events) {
-      const EventPage page = state.options.events->list(EventQuery{.camera = name, .limit = 1});
-      if (!page.events.empty()) last_event = nlohmann::json::parse(event_json(page.events.front()));
-    }
-    doc["cameras"].push_back({{"name", name},
-                              {"source", state.hub.description(i)},
-                              {"state", state.hub.state(i).name()},
-                              {"fps", figures.fps},
-                              {"people",
-                               {{"total", figures.people.total()},
-                                {"mask", people[static_cast<std::size_t>(MaskLabel::mask)]},
-                                {"no_mask", people[static_cast<std::size_t>(MaskLabel::no_mask)]},
-                                {"incorrect", people[static_cast<std::size_t>(MaskLabel::incorrect)]}}},
-                              {"in_view", figures.people.in_view},
-                              {"compliance", optional_json(figures.people.compliance())},
-                              {"last_event", std::move(last_event)},
-                              {"mjpeg", fmt::format("/api/v1/cameras/{}/mjpeg", name)},
-                              {"snapshot", fmt::format("/api/v1/cameras/{}/snapshot.jpg", name)}});
+CameraView local_view(const detail::ServerState& state, std::size_t id) {
+  const CameraFigures figures = state.stats.camera(id);
+  return CameraView{.name = state.hub.name(id),
+                    .source = state.hub.description(id),
+                    .state = std::string(state.hub.state(id).name()),
+                    .fps = figures.fps,
+                    .people = figures.people.all(),
+                    .in_view = figures.people.in_view};
+}
+
+nlohmann::json camera_json(const detail::ServerState& state, const CameraView& view) {
+  nlohmann::json last_event = nullptr;
+  if (state.options.events) {
+    const EventPage page = state.options.events->list(EventQuery{.camera = view.name, .limit = 1});
+    if (!page.events.empty()) last_event = nlohmann::json::parse(event_json(page.events.front()));
   }
+  PeopleFigures people;
+  people.counted = view.people;
+  const auto& all = view.people;
+  return {{"name", view.name},
+          {"source", view.source},
+          {"state", view.state},
+          {"fps", view.fps},
+          {"people",
+           {{"total", people.total()},
+            {"mask", all[static_cast<std::size_t>(MaskLabel::mask)]},
+            {"no_mask", all[static_cast<std::size_t>(MaskLabel::no_mask)]},
+            {"incorrect", all[static_cast<std::size_t>(MaskLabel::incorrect)]}}},
+          {"in_view", view.in_view},
+          {"compliance", optional_json(people.compliance())},
+          {"last_event", std::move(last_event)},
+          {"mjpeg", fmt::format("/api/v1/cameras/{}/mjpeg", view.name)},
+          {"snapshot", fmt::format("/api/v1/cameras/{}/snapshot.jpg", view.name)}};
+}
+
+std::string cameras_json(const detail::ServerState& state) {
+  if (state.fleet) return fleet_cameras_json(state, state.fleet->snapshot());
+  nlohmann::json doc = {{"cameras", nlohmann::json::array()}};
+  for (const std::size_t id : state.hub.ids()) doc["cameras"].push_back(camera_json(state, local_view(state, id)));
   return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -55,7 +71,8 @@ ApiAnswer handle_history_api(const detail::ServerState& state, const detail::Tar
   detail::HistoryParams params;
   if (auto error = detail::parse_history_params(target, now, params)) return bad_request(*error);
   const HistoryQuery q{.camera = params.camera, .since = params.since, .until = params.until, .step_s = params.step_s};
-  if (!q.camera.empty() && !state.camera_index(q.camera))
+  const std::vector<std::string> names = state.camera_names();
+  if (!q.camera.empty() && std::find(names.begin(), names.end(), q.camera) == names.end())
     return ApiAnswer{404,
                      "application/json",
                      detail::error_json(404, "not_found", fmt::format("there is no camera '{}'", q.camera)),
@@ -64,10 +81,10 @@ ApiAnswer handle_history_api(const detail::ServerState& state, const detail::Tar
   if (state.options.history) series = state.options.history->query(q);
   nlohmann::json doc = {
       {"step", q.step_s}, {"since", q.since}, {"until", q.until}, {"cameras", nlohmann::json::array()}};
-  for (const CameraOptions& camera : state.cameras) {
-    if (!q.camera.empty() && camera.name != q.camera) continue;
+  for (const std::string& name : names) {
+    if (!q.camera.empty() && name != q.camera) continue;
     nlohmann::json points = nlohmann::json::array();
-    if (const auto it = series.find(camera.name); it != series.end()) {
+    if (const auto it = series.find(name); it != series.end()) {
       for (const HistoryPoint& p : it->second) {
         const auto compliance = p.compliance();
         points.push_back({{"t", p.t},
@@ -80,7 +97,7 @@ ApiAnswer handle_history_api(const detail::ServerState& state, const detail::Tar
                           {"fps", p.fps()}});
       }
     }
-    doc["cameras"].push_back({{"name", camera.name}, {"points", std::move(points)}});
+    doc["cameras"].push_back({{"name", name}, {"points", std::move(points)}});
   }
   return ApiAnswer{200, "application/json", doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), {}};
 }

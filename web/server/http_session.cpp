@@ -26,6 +26,8 @@
 #include "api_cameras.hpp"
 #include "api_events.hpp"
 #include "assets.hpp"
+#include "fleet.hpp"
+#include "fleet_api.hpp"
 #include "maskdetect/annotate.hpp"
 #include "maskdetect/detector.hpp"
 #include "maskdetect/error.hpp"
@@ -40,9 +42,17 @@ namespace maskdetect::server::detail {
 std::string handler_label(std::string_view path) {
   // Fixed routes are their own label; routes with an id or a name get a pattern, anything else "other"
   // (a scanner's random paths must not grow the metrics).
-  static constexpr std::string_view kFixed[] = {
-      "/",          "/healthz",        "/metrics",        "/api/v1/stats", "/api/v1/info", "/api/v1/detect",
-      "/api/v1/ws", "/api/v1/cameras", "/api/v1/history", "/api/v1/events"};
+  static constexpr std::string_view kFixed[] = {"/",
+                                                "/healthz",
+                                                "/readyz",
+                                                "/metrics",
+                                                "/api/v1/stats",
+                                                "/api/v1/info",
+                                                "/api/v1/detect",
+                                                "/api/v1/ws",
+                                                "/api/v1/cameras",
+                                                "/api/v1/history",
+                                                "/api/v1/events"};
   for (const std::string_view fixed : kFixed)
     if (path == fixed) return std::string(fixed);
   auto pattern = [&](std::string_view prefix, std::string_view what) -> std::optional<std::string> {
@@ -82,6 +92,8 @@ constexpr std::string_view kJson = "application/json";
 constexpr std::size_t kHeaderLimit = std::size_t{16} * 1024;
 constexpr std::size_t kDrainLimit = std::size_t{64} << 20;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+/// Set on a request proxied to the camera's owner in the fleet: an owner never proxies it again.
+constexpr std::string_view kViaHeader = "X-Maskdetect-Via";
 
 std::string server_header() { return std::string("maskdetect/") + kVersion; }
 
@@ -242,9 +254,11 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
                       "malformed request target (bad escape, invalid UTF-8, backslash or '..' segment)");
       const std::string& path = target_.path;
       if (over_capacity()) {
-        if (path == "/healthz" && parser_->is_done() &&
-            (header.method() == http::verb::get || header.method() == http::verb::head))
-          return send(health_response(version, false), header.method() == http::verb::head);
+        if ((path == "/healthz" || path == "/readyz") && parser_->is_done() &&
+            (header.method() == http::verb::get || header.method() == http::verb::head)) {
+          Response res = path == "/healthz" ? health_response(version, false) : readiness_response(version, false);
+          return send(std::move(res), header.method() == http::verb::head);
+        }
         const std::string message =
             admission_ == ServerState::Admission::client_full
                 ? fmt::format("this client already has {} connections open", state_->options.max_sessions_per_client)
@@ -314,6 +328,54 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
     return make_response(200, version, keep_alive, kJson, doc.dump());
   }
 
+  [[nodiscard]] Response readiness_response(unsigned version, bool keep_alive) const {
+    const ApiAnswer a = readiness(*state_);
+    return make_response(a.status, version, keep_alive, a.content_type, a.body);
+  }
+
+  /// An API answer as a response (with its Allow header).
+  static Response answer(const ApiAnswer& a, unsigned version, bool keep_alive) {
+    Response res = make_response(a.status, version, keep_alive, a.content_type, a.body);
+    if (!a.allow.empty()) res.set(http::field::allow, a.allow);
+    return res;
+  }
+
+  /// A camera this server does not run: its live view comes from its owner in the fleet (the request is
+  /// proxied to the owner's --advertise-url), else 404 (no such camera) or 503 (it waits for a worker).
+  void remote_camera(Request&& req, std::string_view name) {
+    const unsigned version = req.version();
+    const bool keep_alive = req.keep_alive() && !websocket::is_upgrade(req);
+    auto error = [&](unsigned status, std::string_view code, const std::string& message) {
+      Response res = make_error(status, code, message, version, keep_alive);
+      if (status == 503) res.set(http::field::retry_after, "2");
+      send(std::move(res));
+    };
+    if (!state_->fleet) return error(404, "not_found", fmt::format("there is no camera '{}'", name));
+    const FleetSnapshot snapshot = state_->fleet->snapshot();
+    const FleetCamera* camera = snapshot.find(name);
+    if (camera == nullptr) return error(404, "not_found", fmt::format("there is no camera '{}'", name));
+    if (camera->mine)  // taken or handed back a moment ago
+      return error(503, "no_frame_yet", fmt::format("camera '{}' is starting on this worker", name));
+    if (!camera->enabled) return error(503, "camera_disabled", fmt::format("camera '{}' is disabled", name));
+    if (camera->owner.empty())
+      return error(503, "camera_unowned", fmt::format("camera '{}' waits for a worker to run it", name));
+    if (!req[kViaHeader].empty())  // the owner we asked does not have it either: never proxy twice
+      return error(503, "camera_moving", fmt::format("camera '{}' is moving between workers", name));
+    const auto endpoint = parse_advertise_url(camera->owner_url);
+    if (!endpoint)
+      return error(502, "bad_owner_url",
+                   fmt::format("camera '{}' runs on worker {} whose advertised URL '{}' cannot be used", name,
+                               camera->owner, camera->owner_url));
+    req.set(kViaHeader, state_->fleet->worker());
+    busy_ = false;
+    closed_ = true;  // the socket is the proxy's now
+    stream_.expires_never();
+    if (state_->options.log_requests)
+      log_line(fmt::format("{} -> proxied to {} ({})", request_line_, camera->owner, camera->owner_url));
+    start_proxy_session(stream_.release_socket(), std::move(req), state_, std::move(slot_), endpoint->host,
+                        endpoint->port);
+  }
+
   void route(Request&& req) {
     const unsigned version = req.version();
     const bool keep_alive = req.keep_alive();
@@ -346,6 +408,10 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
       if (!require(http::verb::get)) return;
       return send(health_response(version, keep_alive), req.method() == http::verb::head);
     }
+    if (path == "/readyz") {
+      if (!require(http::verb::get)) return;
+      return send(readiness_response(version, keep_alive), req.method() == http::verb::head);
+    }
     if (path == "/metrics") {
       if (!require(http::verb::get)) return;
       return send(make_response(200, version, keep_alive, "text/plain; version=0.0.4; charset=utf-8",
@@ -360,8 +426,18 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
       if (!require(http::verb::get)) return;
       return send(make_response(200, version, keep_alive, kJson, info_json()));
     }
+    const bool token_configured = !state_->options.token.empty();
     if (path == "/api/v1/cameras") {
-      if (!require(http::verb::get)) return;
+      if (req.method() == http::verb::post)
+        return send(
+            answer(handle_camera_change(*state_, "POST", "", req.body(), token_configured), version, keep_alive));
+      if (req.method() != http::verb::get && req.method() != http::verb::head)
+        return send(
+            answer(ApiAnswer{405, std::string(kJson),
+                             error_json(405, "method_not_allowed",
+                                        fmt::format("{} is not allowed here; use GET or POST", req.method_string())),
+                             "GET, POST"},
+                   version, keep_alive));
       return send(make_response(200, version, keep_alive, kJson, cameras_json(*state_)),
                   req.method() == http::verb::head);
     }
@@ -375,12 +451,27 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
     if (path.starts_with(kCameras)) {
       const std::string_view rest = std::string_view(path).substr(kCameras.size());
       const auto slash = rest.find('/');
-      const std::string_view what = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
-      if (slash == std::string_view::npos || (what != "mjpeg" && what != "snapshot.jpg"))
+      const std::string_view name = rest.substr(0, slash);
+      if (slash == std::string_view::npos) {  // the camera itself: GET, PUT, DELETE
+        if (req.method() == http::verb::get || req.method() == http::verb::head)
+          return send(answer(camera_answer(*state_, name), version, keep_alive), req.method() == http::verb::head);
+        if (req.method() == http::verb::put || req.method() == http::verb::delete_)
+          return send(answer(handle_camera_change(*state_, req.method_string(), name, req.body(), token_configured),
+                             version, keep_alive));
+        return send(answer(
+            ApiAnswer{405, std::string(kJson),
+                      error_json(405, "method_not_allowed",
+                                 fmt::format("{} is not allowed here; use GET, PUT or DELETE", req.method_string())),
+                      "GET, PUT, DELETE"},
+            version, keep_alive));
+      }
+      const std::string_view what = rest.substr(slash + 1);
+      if (what != "mjpeg" && what != "snapshot.jpg" && what != "ws")
         return error(404, "not_found", fmt::format("no endpoint at {}", path));
-      const auto id = state_->camera_index(rest.substr(0, slash));
-      if (!id) return error(404, "not_found", fmt::format("there is no camera '{}'", rest.substr(0, slash)));
+      if (what == "ws") return upgrade_required();
       if (!require(http::verb::get)) return;
+      const auto id = state_->camera_index(name);
+      if (!id) return remote_camera(std::move(req), name);
       if (what == "mjpeg") return start_mjpeg(*id, version);
       const StreamFrame frame = state_->hub.latest(*id);
       if (!frame.jpeg) return error(503, "no_frame_yet", "the camera has not produced a frame yet");
@@ -398,9 +489,8 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
       if (!split_stream_path(std::string_view(path).substr(kStreams.size()), id, rest) ||
           (rest != "mjpeg" && rest != "snapshot.jpg" && rest != "ws"))
         return error(404, "not_found", fmt::format("no endpoint at {}", path));
-      if (id >= state_->hub.size())
-        return error(404, "no_such_stream",
-                     fmt::format("there is no stream {} ({} configured)", id, state_->hub.size()));
+      if (!state_->hub.contains(id))
+        return error(404, "no_such_stream", fmt::format("there is no stream {} ({} running)", id, state_->hub.size()));
       if (rest == "ws") return upgrade_required();
       if (!require(http::verb::get)) return;
       if (rest == "mjpeg") return start_mjpeg(id, version);
@@ -445,8 +535,16 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
                             {"header_timeout_ms", o.header_timeout.count()},
                             {"idle_timeout_ms", o.idle_timeout.count()}}},
                           {"streams", nlohmann::json::array()}};
-    for (std::size_t i = 0; i < state_->hub.size(); ++i) {
-      const CameraOptions& camera = state_->cameras[i];
+    if (state_->fleet) {
+      const FleetSnapshot snapshot = state_->fleet->snapshot();
+      doc["worker"] = snapshot.worker;
+      doc["streams"] = fleet_streams_json(*state_, snapshot);
+      return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
+    for (const std::size_t i : state_->hub.ids()) {
+      const auto options = state_->hub.camera(i);
+      if (!options) continue;
+      const CameraOptions& camera = *options;
       nlohmann::json stream = {{"id", i},
                                {"name", camera.name},
                                {"source", state_->hub.description(i)},
@@ -485,10 +583,22 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
         return send(make_error(400, "bad_parameter", "threshold must be a number in [0, 1]", version, false));
     } else if (target.path.starts_with(kStreams) &&
                split_stream_path(std::string_view(target.path).substr(kStreams.size()), id, rest) && rest == "ws") {
-      if (id >= state_->hub.size())
+      if (!state_->hub.contains(id))
         return send(make_error(404, "no_such_stream", fmt::format("there is no stream {}", id), version, false));
       ws.camera = false;
       ws.stream_id = id;
+    } else if (constexpr std::string_view kCameras = "/api/v1/cameras/";
+               target.path.starts_with(kCameras) && target.path.ends_with("/ws") &&
+               target.path.find('/', kCameras.size()) == target.path.size() - 3) {
+      const std::string_view name =
+          std::string_view(target.path).substr(kCameras.size(), target.path.size() - 3 - kCameras.size());
+      const auto local = state_->camera_index(name);
+      if (!local) {
+        if (state_->stopping) return send(make_error(503, "stopping", "the server is stopping", version, false));
+        return remote_camera(std::move(req), name);
+      }
+      ws.camera = false;
+      ws.stream_id = *local;
     } else {
       return send(
           make_error(404, "not_found", fmt::format("no WebSocket endpoint at {}", target.path), version, false));
@@ -639,7 +749,7 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
   }
 
   void on_mjpeg_timer(beast::error_code ec) {
-    if (ec || closed_ || state_->stopping) return do_close();
+    if (ec || closed_ || state_->stopping || !state_->hub.contains(stream_id_)) return do_close();
     StreamFrame frame = state_->hub.latest(stream_id_);
     if (!frame.jpeg || frame.seq == last_seq_) return do_mjpeg_wait();
     last_seq_ = frame.seq;

@@ -14,7 +14,10 @@
 namespace maskdetect::server {
 
 Monitor::Monitor(const ServeConfig& config) : cameras_(config.cameras), mqtt_config_(config.mqtt) {
-  for (const CameraConfig& camera : cameras_) rules_.set(camera.name, camera.events);
+  for (const CameraConfig& camera : cameras_) {
+    rules_.set(camera.name, camera.events);
+    running_.insert(camera.name);
+  }
   // The stores: PostgreSQL when the config names a database, else SQLite in the data folder.
   EventStore::Options options;
   options.dir = config.data_dir.empty() ? default_data_dir() : config.data_dir;
@@ -118,10 +121,26 @@ void Monitor::record_loop() {
   }
 }
 
+void Monitor::set_camera(const CameraConfig& camera) {
+  rules_.set(camera.name, camera.events);
+  const std::lock_guard lock(cameras_mutex_);
+  std::erase_if(cameras_, [&](const CameraConfig& c) { return c.name == camera.name; });
+  cameras_.push_back(camera);
+  running_.insert(camera.name);
+}
+
+void Monitor::remove_camera(const std::string& name) {
+  const std::lock_guard lock(cameras_mutex_);
+  running_.erase(name);
+}
+
 std::optional<std::int64_t> Monitor::record(const PersonTrack& track) {
   Privacy privacy = Privacy::full;
-  for (const CameraConfig& camera : cameras_)
-    if (camera.name == track.camera) privacy = camera.privacy;
+  {
+    const std::lock_guard lock(cameras_mutex_);
+    for (const CameraConfig& camera : cameras_)
+      if (camera.name == track.camera) privacy = camera.privacy;
+  }
   // The event as stored (its id, images, uid), whatever retention did since: never a re-read that may miss it.
   // Under none_stored it has no id (null in the payload) and no image.
   const Event event = store_->record(track, privacy);
@@ -176,7 +195,13 @@ void Monitor::publish_stats_loop() {
     lock.unlock();
     try {
       const auto counts = store_->counts();
-      for (const CameraConfig& camera : cameras_) {
+      std::vector<CameraConfig> cameras;
+      {
+        const std::lock_guard guard(cameras_mutex_);
+        for (const CameraConfig& camera : cameras_)
+          if (running_.contains(camera.name)) cameras.push_back(camera);
+      }
+      for (const CameraConfig& camera : cameras) {
         nlohmann::json doc = nlohmann::json::object();
         {
           const std::lock_guard guard(stats_mutex_);

@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -62,6 +63,12 @@ class Monitor {
   /// After set_stats_source({}) returns, the previous source is no longer called.
   void set_stats_source(std::function<std::string(const std::string& camera)> stats);
 
+  /// A camera this server starts running (a fleet worker's cameras come and go): its event rules and privacy,
+  /// and its MQTT statistics. Replaces the settings of a camera of that name.
+  void set_camera(const CameraConfig& camera);
+  /// A camera this server stopped running: no more MQTT statistics for it (events already queued are stored).
+  void remove_camera(const std::string& name);
+
   [[nodiscard]] const std::shared_ptr<EventStore>& store() const noexcept { return store_; }
   /// Per-camera minutes (GET /api/v1/history), same folder and age limit as the events.
   [[nodiscard]] const std::shared_ptr<HistoryStore>& history() const noexcept { return history_; }
@@ -77,7 +84,9 @@ class Monitor {
   void record_loop();
   std::optional<std::int64_t> record(const PersonTrack& track);  // store, MQTT, webhooks (already admitted)
 
-  std::vector<CameraConfig> cameras_;
+  mutable std::mutex cameras_mutex_;   ///< cameras_, running_
+  std::vector<CameraConfig> cameras_;  ///< every camera's settings (kept after remove_camera: events still queued)
+  std::set<std::string> running_;      ///< the cameras whose statistics are published
   MqttConfig mqtt_config_;
   EventRules rules_;
   std::shared_ptr<EventStore> store_;

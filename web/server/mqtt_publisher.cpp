@@ -74,7 +74,9 @@ struct MqttPublisher::Impl {
   std::function<void()> on_connect;
   std::thread pump_thread;
 
-  [[nodiscard]] std::string status_topic() const { return config.topic_prefix + "/status"; }
+  [[nodiscard]] std::string status_topic() const {
+    return config.status_topic.empty() ? config.topic_prefix + "/status" : config.status_topic;
+  }
 
   /// Hands one message to libmosquitto (not under `mutex`); returns its mid, or -1 when refused.
   int send(const Message& m) const {

@@ -124,13 +124,19 @@ void receive_notice(void* /*context*/, const pg_result* result) {
 }
 
 pg_conn* connect(const std::string& url, const std::string& application_name, const std::string& password,
-                 const std::string& description) {
+                 const std::string& description, const std::vector<std::pair<std::string, std::string>>& settings) {
   // libpq processes the keywords in order and keeps the last value of each: the defaults come before
   // `dbname` (the URL, expanded) so that the URL's own application_name or connect_timeout win; a password
   // given apart (a password file) comes after it and wins over one in the URL.
   // client_encoding is a connection parameter (not a SET after connecting), so that reconnect() keeps it.
-  std::vector<const char*> keywords = {"application_name", "connect_timeout", "client_encoding", "dbname"};
-  std::vector<const char*> values = {application_name.c_str(), "5", "UTF8", url.c_str()};
+  std::vector<const char*> keywords = {"application_name", "connect_timeout", "client_encoding"};
+  std::vector<const char*> values = {application_name.c_str(), "5", "UTF8"};
+  for (const auto& [key, value] : settings) {  // before dbname, so that the URL's own values win
+    keywords.push_back(key.c_str());
+    values.push_back(value.c_str());
+  }
+  keywords.push_back("dbname");
+  values.push_back(url.c_str());
   if (!password.empty()) {
     keywords.push_back("password");
     values.push_back(password.c_str());
@@ -151,9 +157,10 @@ pg_conn* connect(const std::string& url, const std::string& application_name, co
 
 }  // namespace
 
-Connection::Connection(const std::string& url, const std::string& application_name, const std::string& password)
+Connection::Connection(const std::string& url, const std::string& application_name, const std::string& password,
+                       const std::vector<std::pair<std::string, std::string>>& settings)
     : description_(redact(url)) {
-  conn_ = connect(url, application_name, password, description_);
+  conn_ = connect(url, application_name, password, description_, settings);
 }
 
 Connection::~Connection() { PQfinish(conn_); }

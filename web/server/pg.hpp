@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "maskdetect/error.hpp"
@@ -108,10 +109,12 @@ class Connection {
   /// Connects to `url` (postgresql:// URL or "key=value" conninfo; libpq's PG* environment variables fill in
   /// what it leaves out, PGPASSWORD and ~/.pgpass included). connect_timeout is 5 s and application_name
   /// `application_name` unless the URL sets them. A non-empty `password` (read from a password file) is used
-  /// instead of one in the URL or the environment. Throws pg::Error naming the redacted URL and libpq's reason
-  /// (never the password).
+  /// instead of one in the URL or the environment. `settings`: further libpq connection keywords
+  /// ("keepalives_idle", "5"), applied unless the URL sets them. Throws pg::Error naming the redacted URL and
+  /// libpq's reason (never the password).
   explicit Connection(const std::string& url, const std::string& application_name = "maskdetect",
-                      const std::string& password = {});
+                      const std::string& password = {},
+                      const std::vector<std::pair<std::string, std::string>>& settings = {});
   ~Connection();
   Connection(Connection&& other) noexcept;
   Connection& operator=(Connection&& other) noexcept;

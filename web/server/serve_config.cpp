@@ -227,57 +227,64 @@ void read_events(const Reader& r, const YAML::Node& map, const std::string& at, 
   }
 }
 
+/// One camera (a mapping). `at` prefixes its keys in messages ("cameras[0]"; "" for a camera alone).
+CameraConfig read_camera(const Reader& r, const YAML::Node& cam, const std::string& at,
+                         const std::filesystem::path& base_dir) {
+  const std::string where = at.empty() ? std::string("camera") : at;
+  r.expect_map(cam, where);
+  auto name_of = [&at](std::string_view key) { return at.empty() ? std::string(key) : fmt::format("{}.{}", at, key); };
+  CameraConfig camera;
+  camera.line = cam.Mark().line + 1;
+  camera.base_dir = base_dir;
+  for (const auto& item : cam) {
+    const auto key = r.key(item.first, where);
+    const std::string full = name_of(key);
+    const YAML::Node& v = item.second;
+    if (key == "name") {
+      camera.name = r.text(v, full);
+      if (!valid_name(camera.name))
+        r.fail(v, full, fmt::format("'{}' is not a camera name (1 to 64 of A-Z a-z 0-9 _ -)", camera.name));
+    } else if (key == "source") {
+      camera.source = r.text(v, full);
+    } else if (key == "fps") {
+      camera.fps = r.number(v, full, 0.0, 1000.0);
+    } else if (key == "enabled") {
+      camera.enabled = r.boolean(v, full);
+    } else if (key == "preset") {
+      camera.preset = r.text(v, full);
+      const auto known = preset_names();
+      if (std::find(known.begin(), known.end(), camera.preset) == known.end())
+        r.fail(v, full, fmt::format("unknown preset '{}' (expected {})", camera.preset, fmt::join(known, ", ")));
+    } else if (key == "detector") {
+      r.expect_map(v, full);
+      YAML::Emitter out;
+      out << YAML::BeginMap << YAML::Key << "detector" << YAML::Value << v << YAML::EndMap;
+      camera.detector_yaml = out.c_str();
+      camera.detector_origin = fmt::format("{}:{}: {}", r.origin(), v.Mark().line + 1, where);
+    } else if (key == "events") {
+      read_events(r, v, full, camera.events);
+    } else if (key == "privacy") {
+      const auto p = parse_privacy(r.text(v, full));
+      if (!p) r.fail(v, full, fmt::format("unknown privacy mode '{}' (expected full, blur, none_stored)", v.Scalar()));
+      camera.privacy = *p;
+    } else {
+      r.fail(item.first, full, "unknown key (expected name, source, fps, enabled, preset, detector, events, privacy)");
+    }
+  }
+  if (camera.name.empty()) r.fail(cam, name_of("name"), "is required");
+  if (camera.source.empty()) r.fail(cam, name_of("source"), "is required");
+  return camera;
+}
+
 void read_cameras(const Reader& r, const YAML::Node& list, ServeConfig& c, const std::filesystem::path& base_dir) {
   if (!list.IsSequence()) r.fail(list, "cameras", "expected a list of cameras");
   std::set<std::string> names;
   std::size_t i = 0;
   for (const auto& cam : list) {
     const std::string at = fmt::format("cameras[{}]", i++);
-    r.expect_map(cam, at);
-    CameraConfig camera;
-    camera.line = cam.Mark().line + 1;
-    camera.base_dir = base_dir;
-    for (const auto& item : cam) {
-      const auto key = r.key(item.first, at);
-      const std::string full = fmt::format("{}.{}", at, key);
-      const YAML::Node& v = item.second;
-      if (key == "name") {
-        camera.name = r.text(v, full);
-        if (!valid_name(camera.name))
-          r.fail(v, full, fmt::format("'{}' is not a camera name (1 to 64 of A-Z a-z 0-9 _ -)", camera.name));
-        if (!names.insert(camera.name).second)
-          r.fail(v, full, fmt::format("camera '{}' is declared twice", camera.name));
-      } else if (key == "source") {
-        camera.source = r.text(v, full);
-      } else if (key == "fps") {
-        camera.fps = r.number(v, full, 0.0, 1000.0);
-      } else if (key == "enabled") {
-        camera.enabled = r.boolean(v, full);
-      } else if (key == "preset") {
-        camera.preset = r.text(v, full);
-        const auto known = preset_names();
-        if (std::find(known.begin(), known.end(), camera.preset) == known.end())
-          r.fail(v, full, fmt::format("unknown preset '{}' (expected {})", camera.preset, fmt::join(known, ", ")));
-      } else if (key == "detector") {
-        r.expect_map(v, full);
-        YAML::Emitter out;
-        out << YAML::BeginMap << YAML::Key << "detector" << YAML::Value << v << YAML::EndMap;
-        camera.detector_yaml = out.c_str();
-        camera.detector_origin = fmt::format("{}:{}: {}", r.origin(), v.Mark().line + 1, at);
-      } else if (key == "events") {
-        read_events(r, v, full, camera.events);
-      } else if (key == "privacy") {
-        const auto p = parse_privacy(r.text(v, full));
-        if (!p)
-          r.fail(v, full, fmt::format("unknown privacy mode '{}' (expected full, blur, none_stored)", v.Scalar()));
-        camera.privacy = *p;
-      } else {
-        r.fail(item.first, full,
-               "unknown key (expected name, source, fps, enabled, preset, detector, events, privacy)");
-      }
-    }
-    if (camera.name.empty()) r.fail(cam, at + ".name", "is required");
-    if (camera.source.empty()) r.fail(cam, at + ".source", "is required");
+    CameraConfig camera = read_camera(r, cam, at, base_dir);
+    if (!names.insert(camera.name).second)
+      r.fail(cam["name"], at + ".name", fmt::format("camera '{}' is declared twice", camera.name));
     c.cameras.push_back(std::move(camera));
   }
 }
@@ -411,6 +418,20 @@ bool is_serve_config(const std::filesystem::path& path) {
   } catch (const std::exception&) {
   }
   return false;
+}
+
+CameraConfig parse_camera_config(std::string_view text, std::string_view origin, const Config& server_pipeline,
+                                 const std::filesystem::path& base_dir) {
+  const Reader r{std::string(origin)};
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+  } catch (const YAML::ParserException& e) {
+    throw Error(Errc::invalid_config, fmt::format("{}:{}: malformed YAML or JSON: {}", origin, e.mark.line + 1, e.msg));
+  }
+  CameraConfig camera = read_camera(r, root, "", base_dir);
+  (void)camera_pipeline(camera, server_pipeline);
+  return camera;
 }
 
 Config camera_pipeline(const CameraConfig& camera, const Config& server_pipeline) {

@@ -24,7 +24,10 @@ struct MqttConfig {
   std::string password;
   std::string client_id = "maskdetect";
   std::string topic_prefix = "maskdetect";  ///< topics: <prefix>/<camera>/event|stats, <prefix>/status
-  bool home_assistant = false;              ///< publish Home Assistant discovery messages
+  /// The availability topic (and last will); empty: <prefix>/status. A fleet worker has its own
+  /// (<prefix>/workers/<worker>/status), so that one worker's last will says nothing of the others.
+  std::string status_topic;
+  bool home_assistant = false;  ///< publish Home Assistant discovery messages
   std::string discovery_prefix = "homeassistant";
   double stats_interval_s = 10.0;  ///< how often each camera's statistics are published
   int keepalive_s = 30;
@@ -65,7 +68,7 @@ struct ServeConfig {
   std::optional<std::string> listen;  ///< "host:port"
   std::optional<std::string> token;
   std::filesystem::path data_dir;                       ///< empty: default_data_dir()
-  std::string database;                                 ///< postgresql:// URL of the stores; empty: SQLite in data_dir
+  std::string database;                                 ///< postgresql:// URL of the stores and, a fleet worker, the cameras (docs/fleet.md); empty: SQLite in data_dir
   std::filesystem::path database_password_file;         ///< the database password, in a file; empty: none
   double max_age_days = 30.0;                           ///< 0: no age limit
   std::int64_t max_size_bytes = std::int64_t{2} << 30;  ///< 0: no size limit
@@ -84,6 +87,14 @@ struct ServeConfig {
 /// True when `path` is a serve config (it has a key that only serve configs have: cameras, listen, mqtt...).
 /// False for a plain pipeline config or an unreadable file.
 [[nodiscard]] bool is_serve_config(const std::filesystem::path& path);
+
+/// One camera from JSON or YAML text: a mapping with the keys of a serve.yaml camera (name, source, fps, enabled,
+/// preset, detector, events, privacy), checked exactly as the config file checks its cameras, its pipeline
+/// included. Errors name `origin`, the line and the key ("request body:1: key 'fps': 2000 is not in [0, 1000]").
+/// Throws Error(invalid_config).
+[[nodiscard]] CameraConfig parse_camera_config(std::string_view text, std::string_view origin,
+                                               const Config& server_pipeline,
+                                               const std::filesystem::path& base_dir = {});
 
 /// The pipeline settings of a camera: its preset (or `server_pipeline`), then its detector overrides.
 /// Validated; throws Error(invalid_config).

@@ -14,11 +14,13 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/host_name.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 
+#include "fleet.hpp"
 #include "maskdetect/error.hpp"
 #include "session.hpp"
 
@@ -109,6 +111,17 @@ struct Server::Impl {
     const auto address = net::ip::make_address(state->options.address, ec);
     if (ec) throw Error(Errc::bad_input, fmt::format("--listen: bad address '{}'", state->options.address));
     listener = std::make_shared<detail::Listener>(ioc, detail::tcp::endpoint(address, state->options.port), state);
+    FleetOptions& fleet = state->options.fleet;
+    if (!fleet.database.empty()) {
+      // Without --advertise-url: the listening address, where it is one another worker can reach.
+      if (fleet.advertise_url.empty()) {
+        std::string host = state->options.address;
+        if (address.is_unspecified()) host = net::ip::host_name();
+        if (host.find(':') != std::string::npos) host = "[" + host + "]";
+        fleet.advertise_url = fmt::format("http://{}:{}", host, listener->port());
+      }
+      state->fleet = std::make_unique<Fleet>(fleet, state->options.config, state->hub, state->stats);
+    }
   }
 
   std::shared_ptr<detail::ServerState> state;
@@ -146,6 +159,7 @@ void Server::start() {
   if (impl_->started) return;
   impl_->started = true;
   impl_->state->hub.start();
+  if (impl_->state->fleet) impl_->state->fleet->start();
   impl_->work.emplace(impl_->ioc.get_executor());
   impl_->listener->run();
   const int n = impl_->state->options.io_threads > 0 ? impl_->state->options.io_threads : 1;
@@ -174,6 +188,7 @@ void Server::request_stop() {
     impl_->stop_requested = true;
   }
   impl_->state->stopping = true;
+  if (impl_->state->fleet) impl_->state->fleet->drain();  // every camera handed back at once
   impl_->listener->stop();
   impl_->state->shutdown_all();
   impl_->changed.notify_all();
@@ -184,6 +199,7 @@ void Server::wait() {
   if (impl_->joined) return;
   if (!impl_->started) {
     lock.unlock();
+    if (impl_->state->fleet) impl_->state->fleet->stop();
     impl_->state->pool.stop();
     impl_->state->hub.stop();
     lock.lock();
@@ -199,6 +215,7 @@ void Server::wait() {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   if (const std::size_t left = impl_->state->live_sessions(); left > 0)
     detail::log_line(fmt::format("stop: {} session(s) still open after the drain timeout", left));
+  if (impl_->state->fleet) impl_->state->fleet->stop();
   // Workers finish the frames already queued (their answers are posted to the sessions' strands).
   impl_->state->pool.stop();
   impl_->state->hub.stop();

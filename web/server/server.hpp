@@ -27,6 +27,7 @@ namespace maskdetect::server {
 class EventStore;        // event_store.hpp
 class HistoryStore;      // history_store.hpp
 struct PersonTrack;      // event_store.hpp
+struct CameraConfig;     // serve_config.hpp
 struct DeliveryFigures;  // stats.hpp
 
 /// A server camera: a source with its own name, pipeline and fps cap (one capture thread, Detector and
@@ -36,6 +37,30 @@ struct CameraOptions {
   std::string source;  ///< camera index/device, stream URL, video file (looped) or images
   Config config;       ///< the camera's pipeline settings (serve config: camera_pipeline())
   double fps = 15.0;   ///< frames per second processed at most (0: no cap)
+  /// The fleet (docs/fleet.md): person ids of this camera start above this (unique per camera across the
+  /// workers that owned it in turn), and no frame is analysed before `not_before` (steady clock).
+  std::int64_t first_track_id = 0;
+  std::chrono::steady_clock::time_point not_before{};
+};
+
+/// A fleet of workers sharing their cameras through PostgreSQL (docs/fleet.md; fleet.hpp).
+struct FleetOptions {
+  std::string database;       ///< postgresql:// URL; empty: no fleet (the server runs its own cameras)
+  std::string password;       ///< the database password from a password file; empty: the URL's, PGPASSWORD, ~/.pgpass
+  std::string advertise_url;  ///< http://host:port where the other workers reach this one (live views)
+  int max_cameras = 0;        ///< cameras this worker runs at most (0: its fair share, no cap)
+  std::string worker_id;      ///< unique among live workers (empty: <hostname>-<pid>)
+  /// The config file's cameras (and --source ones) as JSON definitions (fleet::definition_json), imported into
+  /// the database at start-up: upserted when their entry changed since they were last imported
+  /// (camera_registry.hpp).
+  std::vector<std::string> import;
+  double tick_s = 1.0;           ///< how often a worker checks its leases and claims
+  double lease_timeout_s = 5.0;  ///< no frame analysed this long after the last answer of the database
+  double report_s = 2.0;         ///< how often a worker writes its cameras' figures to the database
+  /// Called (on the fleet's thread) when this worker starts running a camera and after it stopped one: the
+  /// monitor's event rules, privacy and MQTT statistics follow the cameras.
+  std::function<void(const CameraConfig&)> on_camera_started;
+  std::function<void(const std::string&)> on_camera_stopped;
 };
 
 struct ServerOptions {
@@ -71,6 +96,9 @@ struct ServerOptions {
   /// Webhook and MQTT figures for /metrics (Monitor::delivery_figures); called on an I/O thread per scrape,
   /// must not block. Empty: no delivery families.
   std::function<DeliveryFigures()> delivery;
+  /// With fleet.database: the cameras come from the database (`cameras` and `sources` are ignored: put them
+  /// in fleet.import).
+  FleetOptions fleet;
 };
 
 /// A camera name made from a source spec: the file or device name, or the URL's host and path, with other

@@ -57,6 +57,12 @@ struct WebSocketRoute {
   float threshold = 0.5f;     ///< camera: initial face threshold (?threshold=)
 };
 
+/// Takes over a connection whose request is for a camera another fleet worker runs: connects to that worker
+/// (host:port, its --advertise-url), sends it the request, then relays bytes both ways until either side
+/// closes (an MJPEG stream, a snapshot, a WebSocket). 502 owner_unreachable when it cannot connect.
+void start_proxy_session(tcp::socket socket, Request request, std::shared_ptr<ServerState> state, SessionSlot slot,
+                         std::string host, unsigned short port);
+
 /// Takes over an upgraded connection: accepts the WebSocket handshake for `request` and serves `route`.
 void start_websocket_session(tcp::socket socket, Request request, std::shared_ptr<ServerState> state, SessionSlot slot,
                              WebSocketRoute route);

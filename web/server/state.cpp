@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "event_store.hpp"
+#include "fleet.hpp"
 
 #include "maskdetect/error.hpp"
 
@@ -16,25 +17,38 @@ namespace maskdetect::server {
 namespace detail {
 
 namespace {
-std::vector<std::string> camera_names(const std::vector<CameraOptions>& cameras) {
+std::vector<std::string> names_of(const std::vector<CameraOptions>& cameras) {
   std::vector<std::string> names;
   names.reserve(cameras.size());
   for (const CameraOptions& camera : cameras) names.push_back(camera.name);
   return names;
 }
+/// The cameras the hub starts with: none in a fleet (the fleet adds its share).
+std::vector<CameraOptions> own_cameras(const ServerOptions& options) {
+  return options.fleet.database.empty() ? resolve_cameras(options) : std::vector<CameraOptions>{};
+}
+
 }  // namespace
 
 ServerState::ServerState(ServerOptions opts)
     : options(std::move(opts)),
-      cameras(resolve_cameras(options)),
-      stats(camera_names(cameras)),
+      stats(names_of(own_cameras(options))),
       pool(options.config, options.inference_workers, options.max_queue),
-      hub(cameras, stats, options.jpeg_quality, StreamHooks{options.on_track, options.history}) {}
+      hub(own_cameras(options), stats, options.jpeg_quality,
+          StreamHooks{options.on_track, options.history, [this] { return !fleet || fleet->may_analyse(); }}) {}
 
-std::optional<std::size_t> ServerState::camera_index(std::string_view name) const {
-  for (std::size_t i = 0; i < cameras.size(); ++i)
-    if (cameras[i].name == name) return i;
-  return std::nullopt;
+ServerState::~ServerState() = default;
+
+std::optional<std::size_t> ServerState::camera_index(std::string_view name) const { return hub.find(name); }
+
+std::vector<std::string> ServerState::camera_names() const {
+  std::vector<std::string> names;
+  if (fleet) {
+    for (const FleetCamera& camera : fleet->snapshot().cameras) names.push_back(camera.name);
+    return names;
+  }
+  for (const std::size_t id : hub.ids()) names.push_back(hub.name(id));
+  return names;
 }
 
 std::uint64_t ServerState::track(std::weak_ptr<Session> session) {
@@ -93,7 +107,9 @@ Gauges ServerState::gauges() const {
   const std::size_t other = g.websocket_sessions + g.mjpeg_viewers;
   g.http_sessions = all > other ? all - other : 0;
   g.queue_depth = pool.queue_depth();
-  for (std::size_t i = 0; i < hub.size(); ++i) {
+  g.cameras_owned = hub.size();
+  if (fleet && fleet->unowned() >= 0) g.cameras_unowned = fleet->unowned();
+  for (const std::size_t i : hub.ids()) {
     const StreamState state = hub.state(i);
     g.cameras.push_back(CameraHealth{.name = hub.name(i),
                                      .up = state.name() == "up",

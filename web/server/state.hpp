@@ -20,6 +20,10 @@
 #include "stats.hpp"
 #include "stream_hub.hpp"
 
+namespace maskdetect::server {
+class Fleet;  // fleet.hpp
+}  // namespace maskdetect::server
+
 namespace maskdetect::server::detail {
 
 /// A connection the server can ask to close (on its own strand) when stopping.
@@ -35,12 +39,16 @@ class Session {
 
 struct ServerState {
   explicit ServerState(ServerOptions opts);
+  ~ServerState();
+  ServerState(const ServerState&) = delete;
+  ServerState& operator=(const ServerState&) = delete;
 
   ServerOptions options;
-  std::vector<CameraOptions> cameras;  ///< resolve_cameras(options): index i is hub source i, stats bucket i + 1
   Stats stats;
   InferencePool pool;
-  StreamHub hub;
+  StreamHub hub;  ///< this server's cameras: resolve_cameras(options), or the fleet's share of them
+  /// With options.fleet.database: the fleet worker that runs this server's share of the database's cameras.
+  std::unique_ptr<Fleet> fleet;
   std::atomic<bool> stopping{false};
   std::atomic<std::size_t> sessions{0};  ///< all connections that hold a SessionSlot
   std::atomic<std::size_t> overflow{0};  ///< connections over a cap, served one short answer (503, /healthz)
@@ -63,8 +71,10 @@ struct ServerState {
   void release(const std::string& client);
 
   [[nodiscard]] Gauges gauges() const;
-  /// The index of the camera called `name`.
+  /// The hub id of the camera called `name`, when this server runs it.
   [[nodiscard]] std::optional<std::size_t> camera_index(std::string_view name) const;
+  /// Every camera's name: the fleet's (from the database) or this server's.
+  [[nodiscard]] std::vector<std::string> camera_names() const;
   [[nodiscard]] float default_threshold() const noexcept { return options.config.detector.score_threshold; }
 
  private:

@@ -130,6 +130,23 @@ Stats::Stats(std::vector<std::string> camera_names) : start_(Clock::now()) {
   for (std::size_t i = 0; i < camera_names.size(); ++i) buckets_[i + 1].name = std::move(camera_names[i]);
 }
 
+std::size_t Stats::add_camera(const std::string& name) {
+  const std::lock_guard lock(mutex_);
+  for (std::size_t i = 1; i < buckets_.size(); ++i) {
+    if (buckets_[i].name == name) {
+      buckets_[i].active = true;
+      return i;
+    }
+  }
+  buckets_.emplace_back().name = name;
+  return buckets_.size() - 1;
+}
+
+void Stats::set_active(std::size_t bucket, bool active) {
+  const std::lock_guard lock(mutex_);
+  if (bucket > 0 && bucket < buckets_.size()) buckets_[bucket].active = active;
+}
+
 void Stats::add_frame(std::size_t bucket, const FrameResult& result, double latency_ms) {
   const auto now = Clock::now();
   const std::lock_guard lock(mutex_);
@@ -194,6 +211,7 @@ std::string Stats::to_json(const Gauges& gauges) const {
   doc["sources"] = nlohmann::json::array();
   for (std::size_t i = 1; i < buckets_.size(); ++i) {
     const Bucket& b = buckets_[i];
+    if (!b.active) continue;
     nlohmann::json source = describe(b);
     source["id"] = i - 1;
     source["name"] = b.name;
@@ -302,6 +320,13 @@ std::string Stats::to_prometheus(const Gauges& gauges) const {
   out += fmt::format("maskdetect_sessions{{kind=\"mjpeg\"}} {}\n", gauges.mjpeg_viewers);
   header("maskdetect_inference_queue_depth", "gauge", "Frames waiting for an inference worker.");
   out += fmt::format("maskdetect_inference_queue_depth {}\n", gauges.queue_depth);
+  header("maskdetect_cameras_owned", "gauge", "Cameras this server (fleet worker) runs now.");
+  out += fmt::format("maskdetect_cameras_owned {}\n", gauges.cameras_owned);
+  if (gauges.cameras_unowned) {
+    header("maskdetect_cameras_unowned", "gauge",
+           "Enabled cameras of the fleet that no worker runs (from the database).");
+    out += fmt::format("maskdetect_cameras_unowned {}\n", *gauges.cameras_unowned);
+  }
   return out;
 }
 

@@ -65,6 +65,8 @@ struct Gauges {
   std::size_t queue_depth = 0;
   /// Events recorded per (camera, label) (EventStore::counts()); empty without an event store.
   std::map<std::pair<std::string, std::string>, std::int64_t> events;
+  std::size_t cameras_owned = 0;                ///< cameras this server runs now
+  std::optional<std::int64_t> cameras_unowned;  ///< the fleet's cameras that no worker runs (with a database)
   /// Every camera in order (empty: no camera families in /metrics).
   std::vector<CameraHealth> cameras;
   /// Webhooks and MQTT; nullopt without a monitor (no delivery families in /metrics).
@@ -94,6 +96,12 @@ class Stats {
  public:
   explicit Stats(std::vector<std::string> camera_names);
 
+  /// The bucket of camera `name`: its existing one (a camera removed and added again), else a new one.
+  /// The camera is active again (listed in to_json's sources).
+  std::size_t add_camera(const std::string& name);
+  /// A removed camera is left out of to_json's sources; its counters stay in to_prometheus.
+  void set_active(std::size_t bucket, bool active);
+
   /// One frame processed in `bucket` (0 = api, i + 1 = camera i), with its end-to-end latency.
   void add_frame(std::size_t bucket, const FrameResult& result, double latency_ms);
   /// The people tracked now by camera `bucket` (i + 1): confirmed tracks per current vote, in view.
@@ -122,6 +130,7 @@ class Stats {
     double latency_sum_ms = 0.0;
     std::array<std::int64_t, kLatencyBounds.size()> latency_le{};  ///< frames at or under each bound
     PeopleFigures people;
+    bool active = true;
     [[nodiscard]] double fps(std::chrono::steady_clock::time_point now) const;
   };
   struct RequestKey {

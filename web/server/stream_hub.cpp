@@ -1,5 +1,6 @@
 #include "stream_hub.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include "history_store.hpp"
 #include "maskdetect/annotate.hpp"
 #include "maskdetect/detector.hpp"
+#include "maskdetect/error.hpp"
 #include "maskdetect/json.hpp"
 #include "maskdetect/tracker.hpp"
 #include "maskdetect/video/frame_source.hpp"
@@ -75,11 +77,14 @@ struct StreamHub::Source {
   std::string name;
   std::string spec;
   std::string description;
+  CameraOptions options;
   double fps_cap = 0.0;
   std::unique_ptr<video::FrameSource> frames;       ///< files: reopened at each end (they loop)
   std::shared_ptr<video::ReconnectingSource> live;  ///< cameras and streams: never reset, reopen themselves
   std::unique_ptr<Detector> detector;
   std::atomic<float> threshold{0.5f};
+  std::atomic<std::int64_t> analysed{0};  ///< frames analysed since added
+  bool removed = false;                   ///< remove() asked it to end (guarded by stop_mutex_)
   mutable std::mutex mutex;
   StreamFrame latest;
   std::thread thread;
@@ -100,43 +105,89 @@ std::string_view StreamState::name() const noexcept {
 
 StreamHub::StreamHub(const std::vector<CameraOptions>& cameras, Stats& stats, int jpeg_quality, StreamHooks hooks)
     : stats_(stats), jpeg_quality_(jpeg_quality), hooks_(std::move(hooks)) {
-  for (std::size_t i = 0; i < cameras.size(); ++i) {
-    const std::string& spec = cameras[i].source;
-    auto source = std::make_unique<Source>();
-    source->id = i;
-    source->name = cameras[i].name;
-    source->spec = spec;
-    source->fps_cap = cameras[i].fps;
-    if (video::is_live_spec(spec)) {
-      video::ReconnectOptions options;
-      options.policy.retry_initial_open = true;  // the server comes up without its camera, and waits for it
-      options.policy.max_retries = -1;
-      options.on_outage = [name = cameras[i].name](video::OutageEvent event, const video::Outage& outage) {
-        if (event == video::OutageEvent::started) {
-          std::fprintf(
-              stderr, "serve: camera %s (%s) is down after %lld frames (%s); reconnecting (backoff 1 s to 30 s)\n",
-              name.c_str(), outage.source.c_str(), static_cast<long long>(outage.frames_before), outage.error.c_str());
-        } else if (event == video::OutageEvent::recovered) {
-          std::fprintf(stderr, "serve: camera %s (%s) is back after an outage of %.1f s (%d reopen attempt(s))\n",
-                       name.c_str(), outage.source.c_str(), outage.duration_s, outage.attempts);
-        }
-      };
-      source->live = std::make_shared<video::ReconnectingSource>(spec, std::move(options));
-      source->description = video::redact_url(source->live->description());
-    } else {
-      source->frames = video::open_frame_source(spec);
-      source->description = video::redact_url(source->frames->description());
-    }
-    source->detector = std::make_unique<Detector>(cameras[i].config);
-    source->threshold = cameras[i].config.detector.score_threshold;
-    sources_.push_back(std::move(source));
-  }
+  for (const CameraOptions& camera : cameras) (void)add(camera);
 }
 
 StreamHub::~StreamHub() { stop(); }
 
+std::size_t StreamHub::add(const CameraOptions& camera) {
+  const std::lock_guard adding(add_mutex_);
+  {
+    const std::lock_guard lock(stop_mutex_);
+    if (stopping_) throw Error(Errc::bad_input, fmt::format("camera {}: the server is stopping", camera.name));
+  }
+  if (find(camera.name)) throw Error(Errc::bad_input, fmt::format("camera {} is already running", camera.name));
+  const std::string& spec = camera.source;
+  auto source = std::make_shared<Source>();
+  source->name = camera.name;
+  source->spec = spec;
+  source->options = camera;
+  source->fps_cap = camera.fps;
+  source->id_offset = camera.first_track_id;
+  if (video::is_live_spec(spec)) {
+    video::ReconnectOptions options;
+    options.policy.retry_initial_open = true;  // the server comes up without its camera, and waits for it
+    options.policy.max_retries = -1;
+    options.on_outage = [name = camera.name](video::OutageEvent event, const video::Outage& outage) {
+      if (event == video::OutageEvent::started) {
+        std::fprintf(
+            stderr, "serve: camera %s (%s) is down after %lld frames (%s); reconnecting (backoff 1 s to 30 s)\n",
+            name.c_str(), outage.source.c_str(), static_cast<long long>(outage.frames_before), outage.error.c_str());
+      } else if (event == video::OutageEvent::recovered) {
+        std::fprintf(stderr, "serve: camera %s (%s) is back after an outage of %.1f s (%d reopen attempt(s))\n",
+                     name.c_str(), outage.source.c_str(), outage.duration_s, outage.attempts);
+      }
+    };
+    source->live = std::make_shared<video::ReconnectingSource>(spec, std::move(options));
+    source->description = video::redact_url(source->live->description());
+  } else {
+    source->frames = video::open_frame_source(spec);
+    source->description = video::redact_url(source->frames->description());
+  }
+  source->detector = std::make_unique<Detector>(camera.config);
+  source->threshold = camera.config.detector.score_threshold;
+  source->id = stats_.add_camera(camera.name) - 1;
+  const std::unique_lock lock(sources_mutex_);
+  sources_.emplace(source->id, source);
+  if (started_) start_thread(source);
+  return source->id;
+}
+
+bool StreamHub::remove(std::string_view name) {
+  std::shared_ptr<Source> source;
+  {
+    const std::lock_guard adding(add_mutex_);
+    const std::unique_lock lock(sources_mutex_);
+    const auto it =
+        std::find_if(sources_.begin(), sources_.end(), [&](const auto& s) { return s.second->name == name; });
+    if (it == sources_.end()) return false;
+    source = it->second;
+    sources_.erase(it);
+  }
+  {
+    const std::lock_guard lock(stop_mutex_);
+    source->removed = true;
+  }
+  stop_cv_.notify_all();
+  if (source->live) source->live->stop();  // ends a backoff wait at once
+  if (source->thread.joinable()) source->thread.join();
+  // As at an outage: everyone it tracked ends now (counted, reported a last time).
+  for (auto& [id, person] : source->people) end_person(*source, person);
+  source->people.clear();
+  stats_.set_tracked(source->id + 1, {}, 0);
+  stats_.set_active(source->id + 1, false);
+  return true;
+}
+
+void StreamHub::start_thread(const std::shared_ptr<Source>& source) {
+  source->thread = std::thread([this, s = source.get()] { capture(*s); });
+}
+
 void StreamHub::start() {
-  for (auto& source : sources_) source->thread = std::thread([this, s = source.get()] { capture(*s); });
+  const std::unique_lock lock(sources_mutex_);
+  if (started_) return;
+  started_ = true;
+  for (auto& [id, source] : sources_) start_thread(source);
 }
 
 void StreamHub::stop() {
@@ -145,42 +196,104 @@ void StreamHub::stop() {
     stopping_ = true;
   }
   stop_cv_.notify_all();
-  for (auto& source : sources_) {
+  std::vector<std::shared_ptr<Source>> sources;
+  {
+    const std::lock_guard adding(add_mutex_);  // no add() or remove() half done
+    const std::shared_lock lock(sources_mutex_);
+    for (const auto& [id, source] : sources_) sources.push_back(source);
+  }
+  for (auto& source : sources) {
     if (source->live) source->live->stop();  // ends a backoff wait at once
   }
-  for (auto& source : sources_) {
+  for (auto& source : sources) {
     if (source->thread.joinable()) source->thread.join();
   }
   // People still tracked end with the server: counted (history, people_total) and handed to on_track once more.
-  for (auto& source : sources_) {
+  for (auto& source : sources) {
     for (auto& [id, person] : source->people) end_person(*source, person);
     source->people.clear();
   }
 }
 
-std::string StreamHub::description(std::size_t id) const { return sources_.at(id)->description; }
-
-const std::string& StreamHub::name(std::size_t id) const { return sources_.at(id)->name; }
-
-StreamFrame StreamHub::latest(std::size_t id) const {
-  const Source& source = *sources_.at(id);
-  const std::lock_guard lock(source.mutex);
-  return source.latest;
+bool StreamHub::ending(const Source& source) const {
+  const std::lock_guard lock(stop_mutex_);
+  return stopping_ || source.removed;
 }
 
-float StreamHub::threshold(std::size_t id) const { return sources_.at(id)->threshold.load(); }
+std::shared_ptr<StreamHub::Source> StreamHub::source(std::size_t id) const {
+  const std::shared_lock lock(sources_mutex_);
+  const auto it = sources_.find(id);
+  return it == sources_.end() ? nullptr : it->second;
+}
+
+std::vector<std::size_t> StreamHub::ids() const {
+  const std::shared_lock lock(sources_mutex_);
+  std::vector<std::size_t> out;
+  out.reserve(sources_.size());
+  for (const auto& [id, source] : sources_) out.push_back(id);
+  return out;
+}
+
+std::size_t StreamHub::size() const {
+  const std::shared_lock lock(sources_mutex_);
+  return sources_.size();
+}
+
+bool StreamHub::contains(std::size_t id) const { return source(id) != nullptr; }
+
+std::optional<std::size_t> StreamHub::find(std::string_view name) const {
+  const std::shared_lock lock(sources_mutex_);
+  for (const auto& [id, source] : sources_)
+    if (source->name == name) return id;
+  return std::nullopt;
+}
+
+std::optional<CameraOptions> StreamHub::camera(std::size_t id) const {
+  const auto s = source(id);
+  if (!s) return std::nullopt;
+  return s->options;
+}
+
+std::int64_t StreamHub::frames(std::size_t id) const {
+  const auto s = source(id);
+  return s ? s->analysed.load() : 0;
+}
+
+std::string StreamHub::description(std::size_t id) const {
+  const auto s = source(id);
+  return s ? s->description : std::string();
+}
+
+std::string StreamHub::name(std::size_t id) const {
+  const auto s = source(id);
+  return s ? s->name : std::string();
+}
+
+StreamFrame StreamHub::latest(std::size_t id) const {
+  const auto s = source(id);
+  if (!s) return {};
+  const std::lock_guard lock(s->mutex);
+  return s->latest;
+}
+
+float StreamHub::threshold(std::size_t id) const {
+  const auto s = source(id);
+  return s ? s->threshold.load() : 0.0f;
+}
 
 StreamState StreamHub::state(std::size_t id) const {
-  const Source& source = *sources_.at(id);
+  const auto s = source(id);
   StreamState state;
-  if (source.live) {
+  if (s && s->live) {
     state.live = true;
-    state.status = source.live->status();
+    state.status = s->live->status();
   }
   return state;
 }
 
-void StreamHub::set_threshold(std::size_t id, float threshold) { sources_.at(id)->threshold = threshold; }
+void StreamHub::set_threshold(std::size_t id, float threshold) {
+  if (const auto s = source(id)) s->threshold = threshold;
+}
 
 void StreamHub::capture(Source& source) {
   using Clock = std::chrono::steady_clock;
@@ -188,9 +301,9 @@ void StreamHub::capture(Source& source) {
   float applied_threshold = -1.0f;
   auto next_frame = Clock::now();
   // Sleeps until `until` or stop(); true when stopping.
-  auto sleep_until = [this](Clock::time_point until) {
+  auto sleep_until = [this, &source](Clock::time_point until) {
     std::unique_lock lock(stop_mutex_);
-    return stop_cv_.wait_until(lock, until, [this] { return stopping_; });
+    return stop_cv_.wait_until(lock, until, [this, &source] { return stopping_ || source.removed; });
   };
   // Capture and decode run on the pipeline's own thread, ahead of inference on this one (live sources
   // drop the oldest frame when inference falls behind). It reads source.frames, so it goes first.
@@ -200,10 +313,7 @@ void StreamHub::capture(Source& source) {
     source.frames.reset();
   };
   for (;;) {
-    {
-      const std::lock_guard lock(stop_mutex_);
-      if (stopping_) return;
-    }
+    if (ending(source)) return;
     try {
       if (!source.live && !source.frames) source.frames = video::open_frame_source(source.spec);  // files
       video::FrameSource* frames = source.live ? source.live.get() : source.frames.get();
@@ -236,6 +346,11 @@ void StreamHub::capture(Source& source) {
         continue;
       }
       if (status == video::ReadStatus::unreadable) continue;
+      // The fleet: not before this camera's start time, nor once this worker's lease is in doubt.
+      if (Clock::now() < source.options.not_before || (hooks_.may_analyse && !hooks_.may_analyse())) {
+        if (sleep_until(Clock::now() + std::chrono::milliseconds(50))) return;
+        continue;
+      }
 
       // Pace file sources at their own rate (images: 10 per second), never above the camera's fps cap.
       double fps = frames->is_live() ? 0.0 : (frames->fps() > 0.0 ? frames->fps() : 10.0);
@@ -258,6 +373,8 @@ void StreamHub::capture(Source& source) {
       const cv::Mat clean = frame.bgr.clone();
       const double t = std::chrono::duration<double>(started - source.origin).count();
       const FrameResult result = source.detector->track(clean, t);
+      // A lease that ran out during the analysis: its results are not used (another worker may own it now).
+      if (hooks_.may_analyse && !hooks_.may_analyse()) continue;
       follow_people(source, result, clean, t);
       cv::Mat& annotated = frame.bgr;
       draw_results(annotated, result);
@@ -271,6 +388,7 @@ void StreamHub::capture(Source& source) {
       }
       stats_.add_frame(source.id + 1, result,
                        std::chrono::duration<double, std::milli>(Clock::now() - started).count());
+      ++source.analysed;
       if (hooks_.history) {
         const double dt_s = source.previous_frame
                                 ? std::min(2.0, std::chrono::duration<double>(started - *source.previous_frame).count())

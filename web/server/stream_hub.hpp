@@ -8,14 +8,16 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
-
-#include <functional>
 
 #include <opencv2/core/mat.hpp>
 
@@ -49,26 +51,51 @@ struct StreamState {
 struct StreamHooks {
   std::function<void(const PersonTrack&)> on_track;  ///< while a person is seen, and when their track ends
   std::shared_ptr<HistoryStore> history;             ///< frames, people in view, people counted per minute
+  /// Asked before each frame is analysed (the fleet's lease: false once this worker may no longer be sure it
+  /// owns its cameras); false: the frame is dropped unanalysed. Empty: always true.
+  std::function<bool()> may_analyse;
 };
 
+/// The cameras of a server. Cameras can be added and removed while it runs (the fleet moves them between
+/// workers); every method is thread-safe. A camera's id is its Stats bucket minus one: stable for its name
+/// in this process (a camera removed and added again keeps its id), never reused for another name.
 class StreamHub {
  public:
-  /// Opens every file source and loads a Detector for each camera from its own config (throws
-  /// maskdetect::Error). Cameras and streams are opened by their thread and reopened with backoff (1 s
-  /// doubling to 30 s) whenever they fail, also when absent at start-up; each outage is logged once on stderr
-  /// with its duration. Camera i is Stats bucket i + 1. Threads start in start().
+  /// add()s each camera (throws maskdetect::Error as add() does). Threads start in start().
   StreamHub(const std::vector<CameraOptions>& cameras, Stats& stats, int jpeg_quality, StreamHooks hooks);
   ~StreamHub();
   StreamHub(const StreamHub&) = delete;
   StreamHub& operator=(const StreamHub&) = delete;
 
+  /// Starts the capture threads of the cameras added so far; cameras added later start at once.
   void start();
   /// Stops and joins the capture threads; people still tracked are counted and reported as ended. Idempotent.
+  /// add() throws afterwards.
   void stop();
 
-  [[nodiscard]] std::size_t size() const noexcept { return sources_.size(); }
+  /// Adds a camera: loads its Detector from its own config and opens a file source (throws maskdetect::Error;
+  /// Error(bad_input) when a camera of that name is already here, or after stop()). Cameras and streams are
+  /// opened by the camera's thread and reopened with backoff (1 s doubling to 30 s) whenever they fail, also
+  /// when absent at first; each outage is logged once on stderr with its duration. Returns the camera's id.
+  std::size_t add(const CameraOptions& camera);
+  /// Stops the camera called `name` and joins its thread: when this returns, no frame of it is analysed any
+  /// more. The people it tracked end as at an outage (counted, reported to on_track a last time); viewers
+  /// of it see no new frame. False when there is no such camera.
+  bool remove(std::string_view name);
+
+  /// The ids of the cameras here now, in increasing order (the order they were first added).
+  [[nodiscard]] std::vector<std::size_t> ids() const;
+  [[nodiscard]] std::size_t size() const;
+  [[nodiscard]] bool contains(std::size_t id) const;
+  [[nodiscard]] std::optional<std::size_t> find(std::string_view name) const;
+  /// The camera's options (nullopt: no such camera now).
+  [[nodiscard]] std::optional<CameraOptions> camera(std::size_t id) const;
+  /// Frames analysed by camera `id` since it was last added (0 for an unknown id).
+  [[nodiscard]] std::int64_t frames(std::size_t id) const;
+  // For an id not here (never, or removed since): "", an empty frame, 0, a "starting" state; set_threshold
+  // does nothing.
   [[nodiscard]] std::string description(std::size_t id) const;  ///< the source, URL credentials redacted
-  [[nodiscard]] const std::string& name(std::size_t id) const;  ///< the camera's name
+  [[nodiscard]] std::string name(std::size_t id) const;         ///< the camera's name
   [[nodiscard]] StreamFrame latest(std::size_t id) const;
   [[nodiscard]] float threshold(std::size_t id) const;
   [[nodiscard]] StreamState state(std::size_t id) const;
@@ -76,6 +103,10 @@ class StreamHub {
 
  private:
   struct Source;
+  [[nodiscard]] std::shared_ptr<Source> source(std::size_t id) const;
+  void start_thread(const std::shared_ptr<Source>& source);
+  /// True once the hub stops or `source` is removed.
+  [[nodiscard]] bool ending(const Source& source) const;
   void capture(Source& source);
   /// After a tracked frame: people tracked and ended, counts, on_track.
   void follow_people(Source& source, const FrameResult& result, const cv::Mat& clean, double t);
@@ -90,8 +121,11 @@ class StreamHub {
   Stats& stats_;
   int jpeg_quality_;
   StreamHooks hooks_;
-  std::vector<std::unique_ptr<Source>> sources_;
-  std::mutex stop_mutex_;
+  mutable std::shared_mutex sources_mutex_;  ///< sources_, started_
+  std::map<std::size_t, std::shared_ptr<Source>> sources_;
+  bool started_ = false;
+  std::mutex add_mutex_;  ///< one add() or remove() at a time (a name is checked, then added)
+  mutable std::mutex stop_mutex_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;
 };
