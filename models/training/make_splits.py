@@ -13,6 +13,10 @@ GROUP (MANIFEST.csv `dup_group`: video-frame runs and repeated photos), so that 
 chandrikadeb7 images (OVERLAP_with_classifier.csv) always go to train, so that val and test hold
 independent photos the classifier never trained on.
 
+Also writes models/splits/data_hashes.yaml: per detection split file, its image count and the sha256 over
+the sorted lines "images/<stem>.jpg<TAB><sha256 of the file>" (data.data_hash, as the model cards record
+it), so that a test can check the shared images are the ones the splits were made from.
+
 Usage: /usr/bin/python3 models/training/make_splits.py [--seed 20261129] [--moxa-seed 20261206]
 """
 import argparse
@@ -111,6 +115,17 @@ def main():
     # moxa3k, by duplicate group, its own seed.
     for name, part in moxa_splits(args.moxa_seed).items():
         write("moxa3k_" + name, part)
+
+    # Hashes of the detection splits' images.
+    lines = ["# Written by models/training/make_splits.py: per split file, the number of images and the sha256 over",
+             "# the sorted lines 'images/<stem>.jpg<TAB><sha256 of the image file>\\n' (models/training/data.py",
+             "# data_hash). tests/eval/test_splits.cpp checks them against ../shared/datasets/detection/."]
+    for source, root in (("andrewmvd", data.ANDREW), ("moxa3k", data.MOXA)):
+        for split in ("train", "val", "test"):
+            rels = ["images/%s.jpg" % s for s in data.read_split("%s_%s" % (source, split))]
+            lines.append("%s_%s: {images: %d, sha256: %s}" % (source, split, len(rels), data.data_hash(root, rels)))
+    with open(os.path.join(data.SPLIT_DIR, "data_hashes.yaml"), "w") as f:
+        f.write("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
