@@ -187,11 +187,11 @@ TEST_CASE("max_faces and box calibration keys are read, checked and written", "[
 TEST_CASE("a config file that changes the back end gets that back end's tuning, then its own keys",
           "[config][preset]") {
   const Config webcam = maskdetect::preset("webcam");
-  const Config yunet = maskdetect::parse_config("detector:\n  box_shift_x: 0.0\n  backend: yunet\n", "t.yaml", webcam);
+  const Config yunet = maskdetect::parse_config("detector:\n  box_shift_x: 0.05\n  backend: yunet\n", "t.yaml", webcam);
   CHECK(yunet.detector.backend == DetectorBackend::yunet);
   CHECK(yunet.detector.input_size == 640);
-  CHECK(yunet.detector.box_shift_y > 0.0f);           // YuNet's fitted shift
-  CHECK(yunet.detector.box_shift_x == Approx(0.0f));  // the file's key wins whatever its order
+  CHECK(yunet.detector.box_shift_y > 0.0f);            // YuNet's fitted shift
+  CHECK(yunet.detector.box_shift_x == Approx(0.05f));  // the file's key wins whatever its order (preset: 0)
   maskdetect::DetectorConfig d = webcam.detector;
   maskdetect::apply_tuning(d, DetectorBackend::blazeface_back);
   CHECK(d.backend == DetectorBackend::blazeface_back);
