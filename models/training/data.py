@@ -177,10 +177,12 @@ def data_hashes():
     """Data hash per dataset, over every image listed in the split files."""
     splits = ("train", "val", "test")
     andrew = ["images/%s.jpg" % s for sp in splits for s in read_split("andrewmvd_" + sp)]
+    moxa = ["images/%s.jpg" % s for sp in splits for s in read_split("moxa3k_" + sp)]
     chand = [r for sp in splits for r in read_split("chandrikadeb7_" + sp)]
     mfn = [r for sp in ("train", "val") for r in read_split("maskedfacenet_" + sp)]
     return {
         "andrewmvd": {"images": len(andrew), "sha256": data_hash(ANDREW, andrew)},
         "chandrikadeb7": {"images": len(chand), "sha256": data_hash(CHANDRIKA, chand)},
         "maskedfacenet": {"images": len(mfn), "sha256": data_hash(MFN, mfn)},
+        "moxa3k": {"images": len(moxa), "sha256": data_hash(MOXA, moxa)},
     }
