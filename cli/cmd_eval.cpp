@@ -77,6 +77,7 @@ std::string describe(const Config& config, const ModelCard& card, float run_thre
   std::string text = fmt::format("{}", to_string(d.backend));
   if (d.input_size > 0) text += fmt::format(" input {}", d.input_size);
   if (d.tiles > 1) text += fmt::format(" tiles {}", d.tiles);
+  if (d.add_mask_detector) text += " + mask_detector (merged)";
   text += fmt::format(" face threshold {:.2f}", d.score_threshold);
   if (run_threshold < d.score_threshold) text += fmt::format(" (AP down to {:.2f})", run_threshold);
   return text + fmt::format(" + classifier {} {}", card.name, card.version);
