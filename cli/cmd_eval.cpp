@@ -32,6 +32,7 @@ struct EvalOptions {
   std::string json;
   std::string report;
   std::string coco_results;
+  std::string label_map;
   std::vector<std::string> class_map;
   bool strict = false;
   int workers = 2;
@@ -62,6 +63,7 @@ std::string command_line(const EvalOptions& o, const app::ConfigOptions& c) {
   if (!o.format.empty()) cmd += " --format " + o.format;
   if (!o.split.empty()) cmd += " --split " + quote(o.split);
   if (!o.predictions.empty()) cmd += " --predictions " + quote(o.predictions);
+  if (!o.label_map.empty()) cmd += " --label-map " + quote(o.label_map);
   for (const std::string& rule : o.class_map) cmd += " --class-map " + quote(rule);
   if (given(o.ap_threshold_opt)) cmd += fmt::format(" --ap-threshold {}", o.ap_threshold);
   if (given(o.operating_threshold_opt)) cmd += fmt::format(" --operating-threshold {}", o.operating_threshold);
@@ -75,13 +77,15 @@ std::string describe(const Config& config, const ModelCard& card, float run_thre
   std::string text = fmt::format("{}", to_string(d.backend));
   if (d.input_size > 0) text += fmt::format(" input {}", d.input_size);
   if (d.tiles > 1) text += fmt::format(" tiles {}", d.tiles);
+  if (d.add_mask_detector) text += " + mask_detector (merged)";
   text += fmt::format(" face threshold {:.2f}", d.score_threshold);
   if (run_threshold < d.score_threshold) text += fmt::format(" (AP down to {:.2f})", run_threshold);
   return text + fmt::format(" + classifier {} {}", card.name, card.version);
 }
 
 int run_eval(const EvalOptions& options, const app::ConfigOptions& config_options) {
-  eval::ClassMap classes;
+  eval::ClassMap classes =
+      options.label_map.empty() ? eval::ClassMap() : eval::ClassMap::read_label_map(options.label_map);
   for (const std::string& rule : options.class_map) classes.set_rule(rule);
   std::optional<eval::DatasetFormat> format;
   if (!options.format.empty()) format = eval::parse_format(options.format);
@@ -214,8 +218,13 @@ void add_eval_command(CLI::App& app, CommandContext& context) {
                   "bbox, score = face_score x score)")
       ->type_name("FILE");
   cmd->add_option("--report", options->report, "Write an HTML report (index.html and PNGs) into DIR")->type_name("DIR");
+  cmd->add_option("--label-map", options->label_map,
+                  "The dataset's class names -> labels: a YAML file of 'name: mask|no_mask|incorrect' lines that "
+                  "replaces the built-in names (models/label_maps/moxa3k.yaml, andrewmvd.yaml)")
+      ->type_name("FILE");
   cmd->add_option("--class-map", options->class_map,
-                  "Map a dataset class to a label, e.g. --class-map helmet_mask=mask (repeatable)")
+                  "Map a dataset class to a label, e.g. --class-map helmet_mask=mask (repeatable; applied after "
+                  "--label-map)")
       ->type_name("FROM=TO");
   cmd->add_flag("--strict", options->strict,
                 "Dataset problems (missing image or annotation, unknown class, malformed file) are errors");

@@ -363,6 +363,48 @@ ClassMap::ClassMap() {
     map_[n] = MaskLabel::incorrect;
 }
 
+ClassMap ClassMap::parse_label_map(std::string_view yaml, std::string_view origin) {
+  const auto fail = [&](const YAML::Mark& mark, const std::string& what) -> ClassMap {
+    throw Error(Errc::invalid_config, mark.line >= 0 ? fmt::format("label map {}:{}: {}", origin, mark.line + 1, what)
+                                                     : fmt::format("label map {}: {}", origin, what));
+  };
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    return fail(e.mark, fmt::format("not valid YAML: {}", e.msg));
+  }
+  if (!root.IsMap() || root.size() == 0)
+    return fail(root.Mark(), "expected a mapping 'class name: mask|no_mask|incorrect', one per line");
+  ClassMap map{Empty{}};
+  for (const auto& item : root) {
+    if (!item.first.IsScalar() || item.first.Scalar().empty())
+      return fail(item.first.Mark(), "a class name must be a plain, non-empty name");
+    const std::string name = item.first.Scalar();
+    if (!item.second.IsScalar())
+      return fail(item.second.Mark(), fmt::format("class '{}': expected a label (mask, no_mask or incorrect)", name));
+    const auto label = parse_label(item.second.Scalar());
+    if (!label)
+      return fail(item.second.Mark(), fmt::format("class '{}': '{}' is not a label (mask, no_mask or incorrect)", name,
+                                                  item.second.Scalar()));
+    if (!map.map_.emplace(lower(name), *label).second)
+      return fail(item.first.Mark(),
+                  fmt::format("class '{}' is mapped twice (names are compared case-insensitively)", name));
+  }
+  return map;
+}
+
+ClassMap ClassMap::read_label_map(const fs::path& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec))
+    throw Error(Errc::invalid_config, fmt::format("label map '{}' is a folder, not a file", path.string()));
+  std::ifstream in(path);
+  if (!in) throw Error(Errc::invalid_config, fmt::format("cannot read label map '{}'", path.string()));
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_label_map(text.str(), path.string());
+}
+
 void ClassMap::set(std::string_view from, std::string_view to) {
   const auto label = parse_label(to);
   if (!label)
@@ -675,10 +717,13 @@ Dataset read_dataset(const fs::path& dir, std::optional<DatasetFormat> format, c
     if (kept == 0 && dropped > 0) {
       const auto first = std::find_if(dataset.issues.begin(), dataset.issues.end(),
                                       [](const DatasetIssue& i) { return i.kind == "unknown_class"; });
-      throw Error(Errc::bad_input,
-                  fmt::format("dataset '{}': every box was dropped ({} of unknown classes, e.g. {}: {}); check the "
-                              "classes file or map the classes with --class-map FROM=mask|no_mask|incorrect",
-                              dir.string(), dropped, first->name, first->detail));
+      throw Error(
+          Errc::bad_input,
+          fmt::format(
+              "dataset '{}': every box was dropped ({} of unknown classes, e.g. {}: {}); check the "
+              "classes file, give the dataset's label map (--label-map FILE; models/label_maps/ has andrewmvd's and "
+              "moxa3k's) or map the classes with --class-map FROM=mask|no_mask|incorrect",
+              dir.string(), dropped, first->name, first->detail));
     }
   }
   return dataset;

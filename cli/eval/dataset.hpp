@@ -24,12 +24,19 @@ enum class DatasetFormat { voc, yolo, coco, folders };
 /// "voc", "yolo", "coco" or "folders"; std::nullopt for anything else.
 [[nodiscard]] std::optional<DatasetFormat> parse_format(std::string_view name) noexcept;
 
-/// Dataset class names -> maskdetect labels. Names are compared case-insensitively. Defaults:
+/// Dataset class names -> maskdetect labels. Names are compared case-insensitively. Built-in defaults:
 /// with_mask, mask, correct_mask -> mask; without_mask, no_mask -> no_mask;
 /// mask_weared_incorrect, with_incorrect_mask, incorrect_mask, incorrect -> incorrect.
+/// A label map file (`eval --label-map`, models/label_maps/) replaces the defaults with its own names.
 class ClassMap {
  public:
   ClassMap();
+  /// A label map file's text: a YAML mapping `class name: mask|no_mask|incorrect` (models/label_maps/*.yaml).
+  /// Only its names are known (the built-in defaults are not added). Throws Error(invalid_config) naming
+  /// `origin` and the line for anything else: not a mapping, a value that is not a label, a name twice.
+  [[nodiscard]] static ClassMap parse_label_map(std::string_view yaml, std::string_view origin);
+  /// parse_label_map on a file. Throws Error(invalid_config) when it cannot be read.
+  [[nodiscard]] static ClassMap read_label_map(const std::filesystem::path& path);
   /// Maps `from` to `to` (mask, no_mask, incorrect), replacing any earlier rule for `from`. Throws
   /// Error(invalid_config) for another `to`.
   void set(std::string_view from, std::string_view to);
@@ -37,7 +44,12 @@ class ClassMap {
   void set_rule(std::string_view rule);
   [[nodiscard]] std::optional<MaskLabel> find(std::string_view name) const;
 
+  /// The names known, in order (lower case), with their labels.
+  [[nodiscard]] const std::map<std::string, MaskLabel>& names() const noexcept { return map_; }
+
  private:
+  struct Empty {};
+  explicit ClassMap(Empty /*no defaults*/) {}
   std::map<std::string, MaskLabel> map_;
 };
 

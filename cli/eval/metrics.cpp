@@ -240,6 +240,7 @@ DetectionMetrics evaluate_detection(const std::vector<Truth>& truths, const std:
   DetectionMetrics m;
   m.operating_threshold = operating_threshold;
   std::vector<double> ap50;
+  std::vector<double> ap30;
   std::vector<double> ap50_95;
   std::vector<Detection> operating;
   std::vector<std::size_t> operating_index;  // into `detections`
@@ -254,6 +255,7 @@ DetectionMetrics evaluate_detection(const std::vector<Truth>& truths, const std:
     const std::vector<Detection> dets = of_label(detections, label);
     const std::vector<Truth> gts = of_label(truths, label);
     m.ap50[c] = average_precision(dets, gts, 0.5f, false);
+    m.ap30[c] = average_precision(dets, gts, 0.3f, false);
     if (gts.empty()) {
       m.ap50_95[c] = kNaN;
     } else {
@@ -262,6 +264,7 @@ DetectionMetrics evaluate_detection(const std::vector<Truth>& truths, const std:
       m.ap50_95[c] = sum / 10.0;
     }
     ap50.push_back(m.ap50[c].ap);
+    ap30.push_back(m.ap30[c].ap);
     ap50_95.push_back(m.ap50_95[c]);
 
     const std::vector<Detection> op = of_label(operating, label);
@@ -274,9 +277,11 @@ DetectionMetrics evaluate_detection(const std::vector<Truth>& truths, const std:
     m.overall.actual += m.per_class[c].actual;
   }
   m.map50 = nan_mean(ap50);
+  m.map30 = nan_mean(ap30);
   m.map50_95 = nan_mean(ap50_95);
 
   m.face_ap50 = average_precision(detections, truths, 0.5f, false, true);
+  m.face_ap30 = average_precision(detections, truths, 0.3f, false, true);
   for (std::size_t b = 0; b < kNumBuckets; ++b) {
     std::vector<double> per_class;
     per_class.reserve(kNumLabels);

@@ -8,7 +8,9 @@
 //   score enter together), so AP does not depend on the order of tied detections.
 // - AP@0.5: PASCAL VOC 2010+ all-point interpolation (area under the precision envelope).
 //   COCO AP: 101 recall points 0, 0.01, ..., 1, precision envelope at each (0 beyond the last recall);
-//   mAP@[.5:.95] averages IoU 0.50, 0.55, ..., 0.95.
+//   mAP@[.5:.95] averages IoU 0.50, 0.55, ..., 0.95. AP@0.3 is the same all-point AP at IoU 0.3: where a
+//   set boxes whole heads (moxa3k) and a detector boxes faces, the same person matches at 0.3 but often not
+//   at 0.5 (docs/results.md, "Two sources, two box styles").
 // - A class with ground truth but no detection has AP 0 and counts in the mean. A class without ground
 //   truth has no AP (NaN, "n/a") and is left out of the mean (as COCO does).
 // - Two-stage systems: a face is one detection of its most probable label, scored face_score * score.
@@ -106,9 +108,12 @@ struct ImageErrors {
 struct DetectionMetrics {
   std::array<ApStats, kNumLabels> ap50;      ///< per class, VOC all-point, IoU 0.5
   std::array<double, kNumLabels> ap50_95{};  ///< per class, COCO 101-point, mean over IoU .5:.95
+  std::array<ApStats, kNumLabels> ap30;      ///< per class, VOC all-point, IoU 0.3
   double map50 = 0.0;
   double map50_95 = 0.0;
+  double map30 = 0.0;
   ApStats face_ap50;             ///< class-agnostic, ranked by face_score
+  ApStats face_ap30;             ///< the same at IoU 0.3
   double face_recall_all = 0.0;  ///< faces matched by any detection given (any score)
   float operating_threshold = 0.0f;
   std::array<Prf, kNumLabels> per_class;  ///< at the operating threshold, class-aware, IoU 0.5

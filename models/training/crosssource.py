@@ -2,14 +2,16 @@
 
 For each lever (a list of --override values on top of config.yaml) and each held-out source
 (andrewmvd: all 3 splits, 4,072 boxes with all three classes; maskedfacenet: train+val, 500
-images of mask/incorrect, no no_mask), train.py is run with data.holdout=SOURCE, short
-schedule, --no-test. The checkpoint is chosen on the remaining validation sets (andrewmvd val
-when andrewmvd is trained on, else all remaining val crops pooled); the held-out source is
-never used to choose anything. Prints Markdown tables (sweep + confusion matrices) for
+images of mask/incorrect, no no_mask; moxa3k: all 3 splits less the 19 photos that are also
+chandrikadeb7 images, head crops of mask/no_mask), train.py is run with data.holdout=SOURCE,
+short schedule, --no-test. The checkpoint is chosen on the remaining validation sets (the levers
+of issue 10: andrewmvd val when andrewmvd is trained on, else all remaining val crops pooled;
+the issue-18 recipe: the worst remaining val set); the held-out source is never used to choose
+anything. Prints Markdown tables (sweep + confusion matrices) for
 docs/classifier.md and writes OUT/summary.json.
 
 Usage: /usr/bin/python3 models/training/crosssource.py --out models/training/out/cross
-           [--epochs 8] [--samples 4000] [--only baseline synth ...] [--holdout andrewmvd maskedfacenet]
+           [--epochs 8] [--samples 4000] [--only baseline synth ...] [--holdout andrewmvd maskedfacenet moxa3k]
 """
 import argparse
 import json
@@ -21,13 +23,18 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 # baseline = the recipe of model 1.0.0, shipped before issue 10 (config.yaml with every new lever off;
 # the schedule is the short one of --epochs/--samples and calibrate=true, which does not change argmax).
-OFF = ["synth.share=0.0", "synth.p_real=0.0", "train.loss=ce", "train.loss_class_weight=0.0", "train.class_balance=0.7"]
+# The issue-10 levers train on the three sources of that time, choose on andrewmvd val and add no bias.
+OFF = ["synth.share=0.0", "synth.p_real=0.0", "train.loss=ce", "train.loss_class_weight=0.0", "train.class_balance=0.7",
+       "data.sources=[andrewmvd, chandrikadeb7, maskedfacenet]", "select=andrewmvd_val", "calibrate_incorrect=false"]
 LEVERS = [
     ("baseline", OFF),
     ("synth", OFF + ["synth.share=0.3"]),
     ("synth+focal+cw", OFF + ["synth.share=0.3", "train.loss=focal", "train.loss_class_weight=0.5"]),
     ("synth real masks", OFF + ["synth.share=0.3", "synth.p_real=0.7"]),
     ("synth real masks, share 0.5", OFF + ["synth.share=0.5", "synth.p_real=1.0"]),
+    # issue 18: config.yaml as it is (the 1.2.0 recipe): moxa3k head crops as a fourth source, the epoch chosen
+    # by the worst val set, the `incorrect` bias chosen by the worst val set.
+    ("moxa3k, worst-source choice, incorrect bias", []),
 ]
 
 
@@ -56,7 +63,7 @@ def main():
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--samples", type=int, default=4000, help="training samples per epoch")
     ap.add_argument("--only", nargs="*", help="lever names to run (default: all)")
-    ap.add_argument("--holdout", nargs="*", default=["andrewmvd", "maskedfacenet"])
+    ap.add_argument("--holdout", nargs="*", default=["andrewmvd", "maskedfacenet", "moxa3k"])
     args = ap.parse_args()
     summary_path = os.path.join(args.out, "summary.json")
     summary = {}

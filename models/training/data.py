@@ -22,7 +22,9 @@ _REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__))
 DATA_ROOT = os.environ.get("MASKDETECT_DATA") or os.path.join(
     os.environ.get("MASKDETECT_SHARED_DIR") or os.path.join(_REPO, "..", "shared"), "datasets")
 SPLIT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "splits")
+LABEL_MAP_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "label_maps")
 ANDREW = os.path.join(DATA_ROOT, "detection", "andrewmvd_face_mask")
+MOXA = os.path.join(DATA_ROOT, "detection", "moxa3k")
 CHANDRIKA = os.path.join(DATA_ROOT, "classifier", "chandrikadeb7")
 MFN = os.path.join(DATA_ROOT, "classifier", "maskedfacenet_subset")
 IMAGE_EXT = (".jpg", ".jpeg", ".png")
@@ -40,9 +42,36 @@ def overlap_files():
         return {row[0] for row in list(csv.reader(f))[1:] if row}
 
 
-def andrew_boxes(stem):
-    """GT boxes of one andrewmvd image: list of ([x, y, w, h], label), clamped to the image."""
-    root = ET.parse(os.path.join(ANDREW, "annotations", stem + ".xml")).getroot()
+def read_label_map(name):
+    """models/label_maps/<name>.yaml (VOC class name -> maskdetect label), as {lower-case name: label index}.
+
+    The same files `maskdetect eval --label-map` reads. A line is `name: label`; '#' starts a comment.
+    """
+    path = os.path.join(LABEL_MAP_DIR, name + ".yaml")
+    out = {}
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            key, sep, value = line.partition(":")
+            if not sep or value.strip() not in LABELS:
+                raise ValueError("%s:%d: expected 'name: mask|no_mask|incorrect', got %r" % (path, n, line))
+            out[key.strip().lower()] = LABELS.index(value.strip())
+    return out
+
+
+_LABEL_MAPS = {}
+
+
+def voc_boxes(root_dir, stem, label_map):
+    """GT boxes of one VOC image: list of ([x, y, w, h], label), clamped to the image; classes through the
+    label map (models/label_maps/<label_map>.yaml). An unknown class is an error naming the file."""
+    if label_map not in _LABEL_MAPS:
+        _LABEL_MAPS[label_map] = read_label_map(label_map)
+    names = _LABEL_MAPS[label_map]
+    path = os.path.join(root_dir, "annotations", stem + ".xml")
+    root = ET.parse(path).getroot()
     iw = float(root.find("size/width").text)
     ih = float(root.find("size/height").text)
     out = []
@@ -52,9 +81,34 @@ def andrew_boxes(stem):
         y0 = min(max(float(bb.find("ymin").text), 0.0), ih)
         x1 = min(max(float(bb.find("xmax").text), 0.0), iw)
         y1 = min(max(float(bb.find("ymax").text), 0.0), ih)
+        name = obj.find("name").text.strip().lower()
+        if name not in names:
+            raise ValueError("%s: class %r is not in label map %s" % (path, name, label_map))
         if x1 - x0 >= 1 and y1 - y0 >= 1:
-            out.append(([x0, y0, x1 - x0, y1 - y0], LABEL_MAP[obj.find("name").text]))
+            out.append(([x0, y0, x1 - x0, y1 - y0], names[name]))
     return out
+
+
+def andrew_boxes(stem):
+    """GT boxes of one andrewmvd image: list of ([x, y, w, h], label), clamped to the image."""
+    return voc_boxes(ANDREW, stem, "andrewmvd")
+
+
+def moxa_boxes(stem):
+    """GT boxes of one moxa3k image (head-style boxes; labels mask / no_mask only)."""
+    return voc_boxes(MOXA, stem, "moxa3k")
+
+
+def moxa_manifest():
+    """moxa3k MANIFEST.csv rows by stem (dup_group, sha256, moxa_split, ...)."""
+    with open(os.path.join(MOXA, "MANIFEST.csv")) as f:
+        return {row["stem"]: row for row in csv.DictReader(f)}
+
+
+def moxa_overlap_stems():
+    """moxa3k stems that are the same photos as chandrikadeb7 images (OVERLAP_with_classifier.csv)."""
+    with open(os.path.join(MOXA, "OVERLAP_with_classifier.csv")) as f:
+        return {os.path.splitext(os.path.basename(row[1]))[0] for row in list(csv.reader(f))[1:] if row}
 
 
 def andrew_samples(split):
@@ -65,6 +119,17 @@ def andrew_samples(split):
             samples.append({"path": os.path.join(ANDREW, "images", stem + ".jpg"),
                             "rel": "images/%s.jpg" % stem, "box": box,
                             "label": label, "source": "andrewmvd"})
+    return samples
+
+
+def moxa_samples(split):
+    """GT head crops of one moxa3k split ('train', 'val' or 'test')."""
+    samples = []
+    for stem in read_split("moxa3k_" + split):
+        for box, label in moxa_boxes(stem):
+            samples.append({"path": os.path.join(MOXA, "images", stem + ".jpg"),
+                            "rel": "images/%s.jpg" % stem, "box": box,
+                            "label": label, "source": "moxa3k"})
     return samples
 
 
@@ -112,10 +177,12 @@ def data_hashes():
     """Data hash per dataset, over every image listed in the split files."""
     splits = ("train", "val", "test")
     andrew = ["images/%s.jpg" % s for sp in splits for s in read_split("andrewmvd_" + sp)]
+    moxa = ["images/%s.jpg" % s for sp in splits for s in read_split("moxa3k_" + sp)]
     chand = [r for sp in splits for r in read_split("chandrikadeb7_" + sp)]
     mfn = [r for sp in ("train", "val") for r in read_split("maskedfacenet_" + sp)]
     return {
         "andrewmvd": {"images": len(andrew), "sha256": data_hash(ANDREW, andrew)},
         "chandrikadeb7": {"images": len(chand), "sha256": data_hash(CHANDRIKA, chand)},
         "maskedfacenet": {"images": len(mfn), "sha256": data_hash(MFN, mfn)},
+        "moxa3k": {"images": len(moxa), "sha256": data_hash(MOXA, moxa)},
     }

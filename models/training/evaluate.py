@@ -1,8 +1,9 @@
 """Evaluate an exported classifier with OpenCV DNN (the deployment runtime).
 
-Test sets: andrewmvd TEST split GT face crops and the chandrikadeb7 held-out
-test split (whole image as the box), both through the crop rule of crop.py.
-maskedfacenet has no test split (synthetic; train/val only).
+Test sets: andrewmvd TEST split GT face crops, moxa3k TEST split GT head crops
+and the chandrikadeb7 held-out test split (whole image as the box), all through
+the crop rule of crop.py. maskedfacenet has no test split (synthetic; train/val
+only).
 
 Usage:
   /usr/bin/python3 models/training/evaluate.py --card models/mask_classifier.yaml [--json OUT.json]
@@ -43,6 +44,7 @@ def evaluate_sets(predict, margin, size, mean, std):
     """Metrics on the test sets; predict(NCHW float32) -> probabilities."""
     results = {}
     for name, samples in (("andrewmvd_test", data.andrew_samples("test")),
+                          ("moxa3k_test", data.moxa_samples("test")),
                           ("chandrikadeb7_test", data.chandrika_samples("test"))):
         x = normalize(cache.crops(samples, margin, size), mean, std)
         pred = predict(x).argmax(1)

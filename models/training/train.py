@@ -6,8 +6,10 @@ Usage:
 
 Writes to DIR: model.pt (checkpoint: weights + resolved config), mask_classifier.onnx
 (softmax inside, dynamic batch), mask_classifier.yaml (model card),
-metrics.json and train_log.json. The checkpoint is selected by macro F1 on
-andrewmvd VAL GT crops; test splits are only used for the final report.
+metrics.json and train_log.json. The checkpoint is selected on the VAL crops of
+every source trained on, by the WORST source's macro F1 (config `select: worst`;
+docs/results.md, "Choosing by the worst source"); test splits are only used for
+the final report.
 """
 import os
 
@@ -67,13 +69,29 @@ def seed_everything(seed):
 
 
 SOURCES = {"andrewmvd": data.andrew_samples, "chandrikadeb7": data.chandrika_samples,
-           "maskedfacenet": data.mfn_samples}
+           "maskedfacenet": data.mfn_samples, "moxa3k": data.moxa_samples}
+
+
+def active_sources(cfg):
+    """The sources trained on: data.sources (default all), less data.holdout."""
+    names = cfg["data"].get("sources") or list(SOURCES)
+    for n in names:
+        if n not in SOURCES:
+            raise KeyError("data.sources: unknown source %r (known: %s)" % (n, ", ".join(SOURCES)))
+    return [n for n in names if n != cfg["data"]["holdout"]]
 
 
 def holdout_samples(source):
-    """Every GT crop of a held-out source: all andrewmvd/chandrikadeb7 splits, maskedfacenet train+val."""
+    """Every GT crop of a held-out source: all andrewmvd/chandrikadeb7/moxa3k splits, maskedfacenet train+val.
+
+    moxa3k: less the 19 images that are the same photos as chandrikadeb7 images (trained on when moxa3k is
+    held out)."""
     splits = ("train", "val") if source == "maskedfacenet" else ("train", "val", "test")
-    return [s for sp in splits for s in SOURCES[source](sp)]
+    out = [s for sp in splits for s in SOURCES[source](sp)]
+    if source == "moxa3k":
+        drop = {"images/%s.jpg" % stem for stem in data.moxa_overlap_stems()}
+        out = [s for s in out if s["rel"] not in drop]
+    return out
 
 
 def build_data(cfg, quick, rng):
@@ -83,12 +101,11 @@ def build_data(cfg, quick, rng):
     Synthesised entries (synth.py) are extra training entries that point at the patch of a no_mask face
     (`patch` index) and carry a `synth` label; their patch is drawn on at augmentation time.
     """
-    q, holdout = cfg["quick"], cfg["data"]["holdout"]
+    q = cfg["quick"]
+    sources = active_sources(cfg)
     train = []
-    for name, fn in SOURCES.items():
-        samples = fn("train")
-        if name == holdout:
-            continue
+    for name in sources:
+        samples = SOURCES[name]("train")
         if quick:
             samples = [samples[i] for i in sorted(rng.choice(len(samples), q["per_source"], replace=False))]
         train += samples
@@ -109,21 +126,47 @@ def build_data(cfg, quick, rng):
             train += [dict(s, label=label, source="synth", synth=kind) for s in faces]
         print("synth: landmarks on %d of %d no_mask faces; %d real-mask donors"
               % (len(faces), sum(s["label"] == 1 for s in train if s["synth"] is None), len(donors)), flush=True)
-    val = {k + "_val": fn("val") for k, fn in SOURCES.items() if k != holdout}
+    val = {k + "_val": SOURCES[k]("val") for k in sources}
     if quick:
         first = next(iter(val))
         val = {first: [val[first][i] for i in sorted(rng.choice(len(val[first]), q["val"], replace=False))]}
     inp = cfg["input"]
     val_x = {k: (normalize(cache.crops(v, c["margin"], inp["size"]), inp["mean"], inp["std"]),
                  np.array([s["label"] for s in v])) for k, v in val.items()}
-    if "andrewmvd_val" not in val_x:  # andrewmvd held out: select on all remaining val crops pooled
-        val_x["pooled_val"] = (np.concatenate([v[0] for v in val_x.values()]),
-                               np.concatenate([v[1] for v in val_x.values()]))
+    # All val crops pooled: the temperature is fitted there (and, by the old rule, the epoch chosen when
+    # andrewmvd is held out).
+    val_x["pooled_val"] = (np.concatenate([v[0] for v in val_x.values()]),
+                           np.concatenate([v[1] for v in val_x.values()]))
     return train, patches, lm, donors, val_x
 
 
-def selection_set(val_x):
+def selection_set(cfg, val_x):
+    """`worst` (the min over the val sets of their macro F1), or a val set's name (the old rule:
+    andrewmvd_val when it is trained on, else pooled_val)."""
+    if cfg.get("select", "andrewmvd_val") == "worst":
+        return "worst"
     return "andrewmvd_val" if "andrewmvd_val" in val_x else "pooled_val"
+
+
+def per_source_val(val_x):
+    return [k for k in val_x if k != "pooled_val"]
+
+
+def incorrect_bias(logits_by_set, labels_by_set, grid=np.arange(-4.0, 2.01, 0.1)):
+    """The bias added to the `incorrect` logit (after the temperature) that maximises the WORST val set's
+    macro F1; ties go to the smallest |bias|. Returns (bias, {set: macro F1 at that bias}, table)."""
+    best, table = None, []
+    for b in grid:
+        f1 = {}
+        for k, lo in logits_by_set.items():
+            z = lo.copy()
+            z[:, 2] += b
+            f1[k] = classification_metrics(labels_by_set[k], z.argmax(1))["macro_f1"]
+        worst = min(f1.values())
+        table.append((round(float(b), 2), round(worst, 4)))
+        if best is None or worst > best[1] + 1e-9 or (abs(worst - best[1]) <= 1e-9 and abs(b) < abs(best[0])):
+            best = (float(b), worst, f1)
+    return round(best[0], 2), best[2], table
 
 
 def sample_weights(train, cfg):
@@ -195,10 +238,15 @@ def softmax_np(z):
     return e / e.sum(1, keepdims=True)
 
 
-def heldout_report(net, cfg, x, y, temperature):
-    """Held-out metrics: plain argmax, with flip TTA, and ECE before/after temperature scaling."""
+def heldout_report(net, cfg, x, y, temperature, bias=0.0):
+    """Held-out metrics: argmax of the shipped logits (temperature and `incorrect` bias applied), without the
+    bias, with flip TTA, and ECE before/after temperature scaling."""
     lo = predict_logits(net, x)
-    m = classification_metrics(y, lo.argmax(1))
+    shipped = lo / temperature
+    shipped[:, 2] += bias
+    m = classification_metrics(y, shipped.argmax(1))
+    m["without_incorrect_bias"] = {k: v for k, v in classification_metrics(y, lo.argmax(1)).items()
+                                   if k in ("macro_f1", "accuracy", "per_class", "confusion")}
     m["flip_tta"] = classification_metrics(y, predict_logits(net, x, flip=True).argmax(1))
     m["flip_tta"] = {k: m["flip_tta"][k] for k in ("macro_f1", "accuracy", "per_class")}
     m["ece"] = {"before": ece(softmax_np(lo), y), "after": ece(softmax_np(lo / temperature), y)}
@@ -255,23 +303,31 @@ class CardDumper(yaml.SafeDumper):
 CardDumper.add_representer(list, CardDumper.represent_list)
 
 
+LICENSE_TEXT = (
+    "Weights: Apache-2.0 as far as the maskdetect project's own rights go (trained by the project from scratch, "
+    "no pretrained weights). They were trained on data under other terms, which the project cannot relicense: "
+    "chandrikadeb7/Face-Mask-Detection (MIT); andrewmvd face-mask-detection (CC0 1.0 upstream, no licence file "
+    "in the copy used); a MaskedFace-Net subset (CC BY-NC-SA 4.0: non-commercial, share-alike); Moxa3K (no "
+    "licence stated by its source: used here for training and evaluation only; no image is redistributed). "
+    "Whether trained weights are a derivative of their training data is legally unsettled: anyone using these "
+    "weights commercially, or who needs a clear licence chain, should check these terms first or retrain with "
+    "models/training/ on data they hold the rights to (data.sources and the training splits choose the data).")
+
+
 def write_card(path, cfg, training, metrics):
     card = {
         "name": "maskdetect-mask-classifier",
-        "version": "1.1.0",
-        "description": "Face-mask crop classifier (small plain CNN, trained from scratch; synthesised "
-                       "incorrectly-worn masks; temperature-calibrated probabilities). "
+        "version": "1.2.0",
+        "description": "Face-mask crop classifier (small plain CNN, trained from scratch on face and head crops "
+                       "of four sources; synthesised incorrectly-worn masks; temperature-calibrated "
+                       "probabilities, `incorrect` bias chosen by the worst val source). "
                        "Input: one face crop made with the crop rule below. Output: class probabilities.",
         "model": "mask_classifier.onnx",
         "labels": list(data.LABELS),
         "output": "probabilities",
         "input": {"size": cfg["input"]["size"], "mean": cfg["input"]["mean"], "std": cfg["input"]["std"]},
         "crop": {"margin": cfg["crop"]["margin"], "rule": CROP_RULE},
-        "license": ("Weights trained by the maskdetect project from scratch (no pretrained weights). "
-                    "Training data licences: chandrikadeb7/Face-Mask-Detection MIT; andrewmvd face-mask-detection "
-                    "CC0 1.0 upstream (no licence file in the copy used); MaskedFace-Net subset CC BY-NC-SA 4.0 "
-                    "upstream (non-commercial, share-alike) - the weights are derived in part from this "
-                    "non-commercial data, so check before any commercial use."),
+        "license": LICENSE_TEXT,
         "training": training,
         "metrics": metrics,
     }
@@ -305,7 +361,7 @@ def main():
     t_start = time.time()
 
     train, patches, lm, donors, val_x = build_data(cfg, args.quick, rng)
-    sel = selection_set(val_x)
+    sel = selection_set(cfg, val_x)
     probs = sample_weights(train, cfg)
     labels = np.array([s["label"] for s in train])
     whole = np.array([s["box"] is None for s in train])
@@ -368,37 +424,53 @@ def main():
             entry[name] = {"macro_f1": m["macro_f1"], "accuracy": m["accuracy"],
                            "f1": [m["per_class"][c]["f1"] for c in data.LABELS],
                            "recall": [m["per_class"][c]["recall"] for c in data.LABELS]}
+        entry["worst"] = {"macro_f1": min(entry[k]["macro_f1"] for k in per_source_val(val_x)),
+                          "set": min(per_source_val(val_x), key=lambda k: entry[k]["macro_f1"])}
         log.append(entry)
         print(json.dumps(entry), "%.1fs" % (time.time() - t0), flush=True)
-        if best is None or entry[sel]["macro_f1"] > best[0][sel]["macro_f1"]:
+        if best is None or entry[sel]["macro_f1"] > best[0][sel]["macro_f1"]:  # sel: a set, or "worst"
             best = (entry, copy.deepcopy(net.state_dict()))
 
     net.load_state_dict(best[1])
     net.eval()
-    # Temperature scaling, fitted on the selection validation set (never on a test set).
-    vx, vy = val_x[sel]
+    # Temperature scaling, fitted on the selection validation set (the pooled val crops when selecting by the
+    # worst source; never on a test set).
+    t_set = "pooled_val" if sel == "worst" else sel
+    vx, vy = val_x[t_set]
     v_logits = predict_logits(net, vx)
     temperature = fit_temperature(v_logits, vy) if cfg["calibrate"] else 1.0
-    calib = {"temperature": temperature, "fitted_on": sel, "folded_into_onnx": bool(cfg["calibrate"]),
+    calib = {"temperature": temperature, "fitted_on": t_set, "folded_into_onnx": bool(cfg["calibrate"]),
              "val_ece_before": ece(softmax_np(v_logits), vy),
              "val_ece_after": ece(softmax_np(v_logits / temperature), vy)}
+    # `incorrect` bias: chosen on the val sets by the worst one's macro F1 (a bare face must not be called
+    # incorrect because synthesised masks made the class too likely; docs/classifier.md).
+    bias = 0.0
+    if cfg.get("calibrate_incorrect"):
+        names = per_source_val(val_x)
+        bias, f1_at, table = incorrect_bias({k: predict_logits(net, val_x[k][0]) / temperature for k in names},
+                                            {k: val_x[k][1] for k in names})
+        calib["incorrect_bias"] = bias
+        calib["incorrect_bias_rule"] = "max over bias of the min over val sets of macro F1"
+        calib["incorrect_bias_val_macro_f1"] = {k: round(v, 4) for k, v in f1_at.items()}
+        calib["incorrect_bias_worst_at_0"] = dict(table)[0.0]
     print("calibration", calib, flush=True)
     heldout = None
     if cfg["data"]["holdout"] and cfg["data"]["holdout"] != "none":
         hs = holdout_samples(cfg["data"]["holdout"])
         hx = normalize(cache.crops(hs, cfg["crop"]["margin"], inp["size"]), inp["mean"], inp["std"])
-        heldout = heldout_report(net, cfg, hx, np.array([s["label"] for s in hs]), temperature)
+        heldout = heldout_report(net, cfg, hx, np.array([s["label"] for s in hs]), temperature, bias)
         heldout["source"] = cfg["data"]["holdout"]
         print("held-out", cfg["data"]["holdout"], json.dumps(heldout), flush=True)
     elif not args.quick and not args.no_test:
         ts = data.andrew_samples("test")
         tx = normalize(cache.crops(ts, cfg["crop"]["margin"], inp["size"]), inp["mean"], inp["std"])
-        tr = heldout_report(net, cfg, tx, np.array([s["label"] for s in ts]), temperature)
+        tr = heldout_report(net, cfg, tx, np.array([s["label"] for s in ts]), temperature, bias)
         calib["andrewmvd_test_ece_before"], calib["andrewmvd_test_ece_after"] = tr["ece"]["before"], tr["ece"]["after"]
         calib["andrewmvd_test_flip_tta_macro_f1"] = tr["flip_tta"]["macro_f1"]
-    with torch.no_grad():  # fold 1/T into the last layer: softmax(Wx/T + b/T) = calibrated probabilities
+    with torch.no_grad():  # fold 1/T (and the incorrect bias) into the last layer: softmax(Wx/T + b/T + c)
         net.fc.weight /= temperature
         net.fc.bias /= temperature
+        net.fc.bias[2] += bias
     torch.save({"state_dict": net.state_dict(), "config": cfg, "epoch": best[0]["epoch"],
                 "temperature": temperature}, os.path.join(args.out, "model.pt"))
     onnx_path = os.path.join(args.out, "mask_classifier.onnx")
@@ -409,7 +481,7 @@ def main():
         raise SystemExit("ONNX / torch mismatch: %s" % check)
 
     metrics = {"selected_epoch": best[0]["epoch"], "selection": sel,
-               "val": {k: v for k, v in best[0].items() if k.endswith("_val")}, "calibration": calib}
+               "val": {k: v for k, v in best[0].items() if k.endswith("_val") or k == "worst"}, "calibration": calib}
     if heldout:
         metrics["heldout"] = heldout
     if args.cross_source:

@@ -27,6 +27,14 @@ namespace maskdetect::detail {
 /// The project's own detector (models/mask_detector.onnx, 512x512, decoding in the graph; docs/detector.md).
 [[nodiscard]] std::unique_ptr<FaceDetector> make_mask_detector(const DetectorConfig& config,
                                                                const std::filesystem::path& model);
+/// Both detectors on every frame, their faces merged: the second's scores mapped onto the first's scale
+/// (monotone, piecewise linear, second_reference -> first_reference), the union suppressed greedily at
+/// merge_iou (highest score first), at most max_faces (0 = all). Starts at `threshold` (first's scale).
+[[nodiscard]] std::unique_ptr<FaceDetector> make_merged_detector(std::unique_ptr<FaceDetector> first,
+                                                                 float first_reference,
+                                                                 std::unique_ptr<FaceDetector> second,
+                                                                 float second_reference, float merge_iou, int max_faces,
+                                                                 float threshold);
 
 /// `box` calibrated by config.box_scale_x/y (about its centre) and box_shift_x/y (fractions of its size).
 [[nodiscard]] inline cv::Rect2f calibrate_box(const cv::Rect2f& box, const DetectorConfig& config) noexcept {

@@ -33,7 +33,28 @@ std::filesystem::path resolve_model(const DetectorConfig& config) {
 
 }  // namespace
 
-std::unique_ptr<FaceDetector> FaceDetector::create(const DetectorConfig& config) {
+namespace {
+
+std::unique_ptr<FaceDetector> create_one(const DetectorConfig& config);
+
+// add_mask_detector: the back end and the project's mask detector, merged (merged_detector.cpp). The mask
+// detector runs with its preset's tuning; its 0.3 sits at this back end's 0.5 (both presets' thresholds).
+constexpr float kReferenceThreshold = 0.5f;
+constexpr float kMergeIou = 0.45f;
+
+std::unique_ptr<FaceDetector> create_with_mask_detector(const DetectorConfig& config) {
+  if (config.backend == DetectorBackend::mask_detector)
+    throw Error(Errc::invalid_config, "detector.add_mask_detector: the back end is already mask_detector");
+  DetectorConfig first = config;
+  first.add_mask_detector = false;
+  DetectorConfig second = preset("mask_detector").detector;
+  second.min_face_px = config.min_face_px;
+  second.max_faces = config.max_faces;
+  return detail::make_merged_detector(create_one(first), kReferenceThreshold, create_one(second),
+                                      second.score_threshold, kMergeIou, config.max_faces, config.score_threshold);
+}
+
+std::unique_ptr<FaceDetector> create_one(const DetectorConfig& config) {
   if (config.tiles < 1)
     throw Error(Errc::invalid_config, fmt::format("detector.tiles: must be >= 1, got {}", config.tiles));
   if (config.input_size < 0)
@@ -49,6 +70,12 @@ std::unique_ptr<FaceDetector> FaceDetector::create(const DetectorConfig& config)
       return detail::make_mask_detector(config, model);
   }
   throw Error(Errc::invalid_config, "detector.backend: unknown back end");
+}
+
+}  // namespace
+
+std::unique_ptr<FaceDetector> FaceDetector::create(const DetectorConfig& config) {
+  return config.add_mask_detector ? create_with_mask_detector(config) : create_one(config);
 }
 
 }  // namespace maskdetect

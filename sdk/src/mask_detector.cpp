@@ -94,7 +94,12 @@ class MaskDetector final : public FaceDetector {
       scores.push_back(score);
     }
     std::vector<int> keep;
-    cv::dnn::NMSBoxes(boxes, scores, score_threshold_, nms_threshold_, keep, 1.0f, max_faces_);
+    // NMS over every candidate, then at most max_faces: NMSBoxes' top_k would cut the candidates BEFORE
+    // suppression, and each face has several points above the threshold, so a crowd lost faces (found by the
+    // parity test against the recipe's evaldet.postprocess).
+    cv::dnn::NMSBoxes(boxes, scores, score_threshold_, nms_threshold_, keep);
+    if (max_faces_ > 0 && keep.size() > static_cast<std::size_t>(max_faces_))
+      keep.resize(static_cast<std::size_t>(max_faces_));
     const cv::Rect2f frame(0.0f, 0.0f, static_cast<float>(bgr.cols), static_cast<float>(bgr.rows));
     std::vector<FaceBox> faces;
     faces.reserve(keep.size());

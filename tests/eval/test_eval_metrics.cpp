@@ -102,6 +102,28 @@ TEST_CASE("COCO mAP@[.5:.95] counts the IoU thresholds a box passes", "[eval][me
   CHECK(m.map50_95 == Approx(0.5));
 }
 
+TEST_CASE("AP@0.3 counts a face box inside a head box that AP@0.5 misses", "[eval][metrics]") {
+  // Two heads of 100x100 (image 0, x = 0 and x = 200). Detections: a 60x70 face box inside head 0
+  // (IoU 4200 / 10000 = 0.42: a TP at 0.3, an FP at 0.5), ranked 0.9; a 100x90 box on head 1 (IoU 0.9: a TP
+  // at both), ranked 0.8; and a box on nothing, ranked 0.7.
+  // IoU 0.3: TP, TP, FP -> points (1/2, 1), (1, 1), (1, 2/3): AP 1. Face AP@0.3 the same.
+  // IoU 0.5: FP, TP, FP -> points (0, 0), (1/2, 1/2), (1/2, 1/3): envelope 1/2 up to R 1/2: AP 1/4.
+  const std::vector<Truth> truths{{0, cv::Rect2f(0, 0, 100, 100), MaskLabel::no_mask},
+                                  {0, cv::Rect2f(200, 0, 100, 100), MaskLabel::no_mask}};
+  const std::vector<Detection> dets{{0, cv::Rect2f(20, 30, 60, 70), MaskLabel::no_mask, 0.9f, 0.9f},
+                                    {0, cv::Rect2f(200, 10, 100, 90), MaskLabel::no_mask, 0.8f, 0.8f},
+                                    {0, cv::Rect2f(400, 0, 100, 100), MaskLabel::no_mask, 0.7f, 0.7f}};
+  const DetectionMetrics m = evaluate_detection(truths, dets, 1, 0.5f);
+  const auto no_mask = static_cast<std::size_t>(MaskLabel::no_mask);
+  CHECK(m.ap30[no_mask].ap == Approx(1.0));
+  CHECK(m.ap50[no_mask].ap == Approx(0.25));
+  CHECK(m.map30 == Approx(1.0));  // mask and incorrect have no truths: left out of the mean
+  CHECK(m.map50 == Approx(0.25));
+  CHECK(m.face_ap30.ap == Approx(1.0));
+  CHECK(m.face_ap50.ap == Approx(0.25));
+  CHECK(std::isnan(m.ap30[0].ap));
+}
+
 TEST_CASE("Operating point, confusion matrix, size buckets", "[eval][metrics]") {
   // Faces: mask at x=0, no_mask at x=100, incorrect at x=200. Detections: mask on face 0 (right), mask on
   // face 1 (wrong label), no_mask on nothing (spurious), and a low-score mask on face 2 (below threshold 0.5).

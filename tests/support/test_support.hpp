@@ -25,6 +25,9 @@ inline std::filesystem::path shared_dir() {
 /// The andrewmvd face-mask detection set (images/, annotations/) in the shared folder.
 inline std::filesystem::path andrewmvd_dir() { return shared_dir() / "datasets" / "detection" / "andrewmvd_face_mask"; }
 
+/// Moxa3K (images/, annotations/, MANIFEST.csv): the second detection source, head-style boxes.
+inline std::filesystem::path moxa3k_dir() { return shared_dir() / "datasets" / "detection" / "moxa3k"; }
+
 /// The project's source tree (for models/ and models/splits/).
 inline std::filesystem::path source_dir() { return MASKDETECT_TEST_SOURCE_DIR; }
 

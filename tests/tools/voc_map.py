@@ -34,7 +34,7 @@ CLASSES = ("mask", "no_mask", "incorrect")
 # The class names of the face-mask sets this project reads, to the three labels.
 CLASS_NAMES = {
     "with_mask": "mask", "mask": "mask", "correct_mask": "mask",
-    "without_mask": "no_mask", "no_mask": "no_mask",
+    "without_mask": "no_mask", "no_mask": "no_mask", "nomask": "no_mask",  # nomask: Moxa3K
     "mask_weared_incorrect": "incorrect", "with_incorrect_mask": "incorrect", "incorrect_mask": "incorrect",
     "incorrect": "incorrect",
 }

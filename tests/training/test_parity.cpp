@@ -68,7 +68,70 @@ void check_parity(const fs::path& card_path, const fs::path& fixture_path) {
   CHECK(worst < 1e-4);
 }
 
+/// IoU of two boxes.
+double iou(const cv::Rect2f& a, const cv::Rect2f& b) {
+  const float inter = (a & b).area();
+  const float uni = a.area() + b.area() - inter;
+  return uni > 0.0f ? static_cast<double>(inter / uni) : 0.0;
+}
+
 }  // namespace
+
+TEST_CASE("the shipped detector through the SDK finds the faces its recipe finds in PyTorch", "[parity]") {
+  // Fixture: models/training/detector/parity.py on the checkpoint the shipped ONNX was exported from, on the
+  // first test images of both detection sources (andrewmvd and moxa3k).
+  const fs::path fixture_path = fs::path(MASKDETECT_TRAINING_WORK_DIR) / "detector" / "parity.json";
+  MASKDETECT_REQUIRE_DATA(fixture_path);
+  std::ifstream in(fixture_path);
+  const auto fixture = nlohmann::json::parse(in);
+  REQUIRE(fixture["items"].size() >= 8);
+  maskdetect::Config config;
+  config.detector.backend = maskdetect::DetectorBackend::mask_detector;
+  config.detector.model = (maskdetect::test::source_dir() / "models" / "mask_detector.onnx").string();
+  const float threshold = fixture["score_threshold"].get<float>();
+  config.detector.score_threshold = threshold;
+  config.detector.nms_threshold = fixture["nms_threshold"].get<float>();
+  config.detector.max_faces = 100;
+  maskdetect::Detector detector(config);
+  std::size_t faces = 0;
+  double worst_score = 0.0;
+  for (const auto& item : fixture["items"]) {
+    const auto image_path = item["image"].get<std::string>();
+    MASKDETECT_REQUIRE_DATA(fs::path(image_path));
+    const cv::Mat image = cv::imread(image_path, cv::IMREAD_COLOR);
+    REQUIRE_FALSE(image.empty());
+    const maskdetect::FrameResult sdk = detector.detect(image);
+    INFO(image_path << ": SDK " << sdk.faces.size() << " faces, recipe " << item["faces"].size());
+    std::vector<bool> used(sdk.faces.size(), false);
+    for (const auto& face : item["faces"]) {
+      const auto& b = face["box"];
+      const cv::Rect2f box(b[0].get<float>(), b[1].get<float>(), b[2].get<float>(), b[3].get<float>());
+      const double score = face["score"].get<double>();
+      if (score < threshold + 2e-3) continue;  // at the threshold, float noise may keep or drop it
+      ++faces;
+      std::size_t best = sdk.faces.size();
+      double best_iou = 0.0;
+      for (std::size_t k = 0; k < sdk.faces.size(); ++k)
+        if (!used[k] && iou(sdk.faces[k].box, box) > best_iou) {
+          best = k;
+          best_iou = iou(sdk.faces[k].box, box);
+        }
+      INFO("recipe face " << box << " score " << score);
+      REQUIRE(best < sdk.faces.size());
+      used[best] = true;
+      CHECK(best_iou > 0.99);
+      const double diff = std::abs(static_cast<double>(sdk.faces[best].face_score) - score);
+      worst_score = std::max(worst_score, diff);
+      CHECK(diff < 2e-3);
+    }
+    for (std::size_t k = 0; k < sdk.faces.size(); ++k) {
+      INFO("SDK face " << sdk.faces[k].box << " score " << sdk.faces[k].face_score);
+      CHECK((used[k] || sdk.faces[k].face_score < threshold + 2e-3));  // no face the recipe did not find
+    }
+  }
+  INFO("largest score difference " << worst_score);
+  CHECK(faces >= 20);  // the images hold real faces, found by both
+}
 
 TEST_CASE("the shipped model gives PyTorch's probabilities in the SDK", "[parity]") {
   check_parity(maskdetect::test::source_dir() / "models" / "mask_classifier.yaml",

@@ -184,14 +184,31 @@ TEST_CASE("max_faces and box calibration keys are read, checked and written", "[
              Contains("detector.max_faces"));
 }
 
+TEST_CASE("add_mask_detector is read, written back, and refused with the mask detector itself", "[config]") {
+  const Config c = maskdetect::parse_config("detector:\n  backend: yunet\n  add_mask_detector: true\n", "t.yaml");
+  CHECK(c.detector.add_mask_detector);
+  CHECK(maskdetect::parse_config(maskdetect::to_yaml(c), "round trip").detector.add_mask_detector);
+  CHECK_THAT(error_text_of([] {
+               (void)maskdetect::parse_config("detector:\n  backend: mask_detector\n  add_mask_detector: true\n",
+                                              "t.yaml");
+             }),
+             Contains("t.yaml:3") && Contains("detector.add_mask_detector"));
+  CHECK_THAT(error_text_of([] { (void)maskdetect::parse_config("detector:\n  add_mask_detector: maybe\n", "t.yaml"); }),
+             Contains("detector.add_mask_detector") && Contains("true or false"));
+  // Another back end chosen in a file starts from that back end's tuning: no merge unless the file asks.
+  Config merged = c;
+  maskdetect::apply_tuning(merged.detector, DetectorBackend::blazeface_front);
+  CHECK_FALSE(merged.detector.add_mask_detector);
+}
+
 TEST_CASE("a config file that changes the back end gets that back end's tuning, then its own keys",
           "[config][preset]") {
   const Config webcam = maskdetect::preset("webcam");
-  const Config yunet = maskdetect::parse_config("detector:\n  box_shift_x: 0.0\n  backend: yunet\n", "t.yaml", webcam);
+  const Config yunet = maskdetect::parse_config("detector:\n  box_shift_x: 0.05\n  backend: yunet\n", "t.yaml", webcam);
   CHECK(yunet.detector.backend == DetectorBackend::yunet);
   CHECK(yunet.detector.input_size == 640);
-  CHECK(yunet.detector.box_shift_y > 0.0f);           // YuNet's fitted shift
-  CHECK(yunet.detector.box_shift_x == Approx(0.0f));  // the file's key wins whatever its order
+  CHECK(yunet.detector.box_shift_y > 0.0f);            // YuNet's fitted shift
+  CHECK(yunet.detector.box_shift_x == Approx(0.05f));  // the file's key wins whatever its order (preset: 0)
   maskdetect::DetectorConfig d = webcam.detector;
   maskdetect::apply_tuning(d, DetectorBackend::blazeface_back);
   CHECK(d.backend == DetectorBackend::blazeface_back);

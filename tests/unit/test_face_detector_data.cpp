@@ -7,6 +7,7 @@
 
 #include <opencv2/imgcodecs.hpp>
 
+#include "detectors.hpp"
 #include "maskdetect/config.hpp"
 #include "maskdetect/error.hpp"
 #include "maskdetect/face_detector.hpp"
@@ -247,4 +248,71 @@ TEST_CASE("face detector: the project's mask detector finds andrewmvd test faces
   const double recall = matched / static_cast<double>(gt_total);
   INFO("mask detector recall@0.5 on " << gt_total << " test faces: " << recall);
   CHECK(recall >= 0.7);
+}
+
+TEST_CASE("face detector: add_mask_detector merges YuNet's faces with the mask detector's", "[face_detector][data]") {
+  MASKDETECT_REQUIRE_DATA(maskdetect::test::moxa3k_dir());
+  MASKDETECT_REQUIRE_DATA(yunet_model());
+  MASKDETECT_REQUIRE_DATA(mask_detector_model());
+  maskdetect::DetectorConfig yunet = config_for(DetectorBackend::yunet, yunet_model());
+  yunet.max_faces = 100;
+  maskdetect::DetectorConfig merged_config = yunet;
+  merged_config.add_mask_detector = true;
+  const auto first = maskdetect::FaceDetector::create(yunet);
+  const auto second = maskdetect::FaceDetector::create(maskdetect::preset("mask_detector").detector);
+  const auto merged = maskdetect::FaceDetector::create(merged_config);
+  CHECK(merged->name() == "yunet+mask_detector");
+  // Not with the mask detector as the back end itself.
+  auto twice = config_for(DetectorBackend::mask_detector, mask_detector_model());
+  twice.add_mask_detector = true;
+  CHECK(create_error(twice) == maskdetect::Errc::invalid_config);
+  // The first 20 moxa3k test images (heads: many turned away from the camera, which YuNet does not find).
+  std::vector<fs::path> images;
+  {
+    std::ifstream split(maskdetect::test::source_dir() / "models/splits/moxa3k_test.txt");
+    for (std::string stem; std::getline(split, stem) && images.size() < 20;)
+      if (!stem.empty()) images.push_back(maskdetect::test::moxa3k_dir() / "images" / (stem + ".jpg"));
+  }
+  REQUIRE(images.size() == 20);
+  std::size_t n_first = 0, n_merged = 0, added = 0;
+  for (const fs::path& image : images) {
+    const cv::Mat bgr = cv::imread(image.string(), cv::IMREAD_COLOR);
+    REQUIRE_FALSE(bgr.empty());
+    const auto a = first->detect(bgr);
+    const auto b = second->detect(bgr);
+    const auto m = merged->detect(bgr);
+    n_first += a.size();
+    n_merged += m.size();
+    // Every merged face is one of the two detectors' faces (a mask detector face with its score rescaled),
+    // sorted by score, and no two overlap by more than the merge IoU.
+    for (std::size_t k = 0; k < m.size(); ++k) {
+      if (k > 0) CHECK(m[k - 1].score >= m[k].score);
+      for (std::size_t j = 0; j < k; ++j) CHECK(maskdetect::detail::box_iou(m[j].box, m[k].box) <= 0.45f);
+      const bool from_first =
+          std::any_of(a.begin(), a.end(), [&](const maskdetect::FaceBox& f) { return f.box == m[k].box; });
+      const bool from_second =
+          std::any_of(b.begin(), b.end(), [&](const maskdetect::FaceBox& f) { return f.box == m[k].box; });
+      CHECK((from_first || from_second));
+      if (!from_first) {
+        ++added;
+        CHECK(m[k].score >= 0.5f);  // the mask detector's 0.3 (its threshold) maps to YuNet's 0.5
+      }
+    }
+    // A YuNet face is only dropped for a higher-scoring overlapping face.
+    for (const auto& f : a) {
+      const bool kept = std::any_of(m.begin(), m.end(), [&](const maskdetect::FaceBox& g) { return g.box == f.box; });
+      if (!kept)
+        CHECK(std::any_of(m.begin(), m.end(), [&](const maskdetect::FaceBox& g) {
+          return g.score >= f.score && maskdetect::detail::box_iou(g.box, f.box) > 0.45f;
+        }));
+    }
+  }
+  INFO("faces: YuNet " << n_first << ", merged " << n_merged << " (" << added << " from the mask detector)");
+  CHECK(n_first > 20);
+  CHECK(added > 10);  // heads YuNet misses
+  CHECK(n_merged >= n_first);
+  // The threshold applies on YuNet's scale to both.
+  merged->set_score_threshold(0.9f);
+  for (const fs::path& image : images)
+    for (const auto& f : merged->detect(cv::imread(image.string(), cv::IMREAD_COLOR))) CHECK(f.score >= 0.9f);
 }

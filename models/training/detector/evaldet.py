@@ -14,14 +14,16 @@ import numpy as np
 from net import LABELS
 
 
-def postprocess(det, scale, img_w, img_h, score_thr=0.05, nms_iou=0.45, max_faces=100):
-    """det [N, 7] -> (boxes [k, 4] x1 y1 x2 y2 in image pixels, scores [k], labels [k])."""
+def postprocess(det, scale, img_w, img_h, score_thr=0.05, nms_iou=0.45, max_faces=100, with_scores=False):
+    """det [N, 7] -> (boxes [k, 4] x1 y1 x2 y2 in image pixels, scores [k], labels [k]) (+ label scores [k, 3]
+    with with_scores)."""
     cls = det[:, 4:]
     labels = cls.argmax(1)
     scores = cls.max(1)
     keep = np.nonzero(scores >= score_thr)[0]
     if keep.size == 0:
-        return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64)
+        empty = (np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64))
+        return empty + ((np.zeros((0, cls.shape[1]), np.float32),) if with_scores else ())
     keep = keep[np.argsort(-scores[keep], kind="stable")[:2000]]
     b = det[keep, :4] / scale
     b[:, [0, 2]] = b[:, [0, 2]].clip(0, img_w)
@@ -29,7 +31,8 @@ def postprocess(det, scale, img_w, img_h, score_thr=0.05, nms_iou=0.45, max_face
     xywh = np.stack([b[:, 0], b[:, 1], b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]], 1)
     idx = cv2.dnn.NMSBoxes(xywh.tolist(), scores[keep].tolist(), score_thr, nms_iou)
     idx = np.array(idx, np.int64).reshape(-1)[:max_faces]
-    return b[idx].astype(np.float32), scores[keep][idx].astype(np.float32), labels[keep][idx]
+    out = (b[idx].astype(np.float32), scores[keep][idx].astype(np.float32), labels[keep][idx])
+    return out + ((cls[keep][idx].astype(np.float32),) if with_scores else ())
 
 
 def iou_one(box, boxes):
@@ -52,10 +55,17 @@ def voc_ap(rec, prec):
     return float(np.sum((mrec[i + 1] - mrec[i]) * mpre[i + 1]))
 
 
-def voc_map(preds, gts, iou_thr=0.5):
-    """preds, gts: lists per image of (boxes [n,4], scores or None, labels). Returns {mAP, AP per class}."""
+def voc_map(preds, gts, iou_thr=0.5, labels=None):
+    """preds, gts: lists per image of (boxes [n,4], scores or None, labels). Returns {mAP, AP per class}.
+
+    The mean is over the classes with ground truth (a class absent from the set, such as `incorrect` in
+    moxa3k, has no AP and is left out, as `maskdetect eval` does); `labels` restricts the classes.
+    """
     out = {}
+    present = []
     for c, name in enumerate(LABELS):
+        if labels is not None and c not in labels:
+            continue
         dets = []
         npos = 0
         gt_c = []
@@ -78,13 +88,21 @@ def voc_map(preds, gts, iou_thr=0.5):
                 used[j] = True
                 tp[k] = 1
         if npos == 0:
-            out[name] = 0.0
+            out[name] = float("nan")
             continue
+        present.append(name)
         ctp = np.cumsum(tp)
         cfp = np.cumsum(1 - tp)
         out[name] = voc_ap(ctp / npos, ctp / np.maximum(ctp + cfp, 1e-9))
-    out["mAP"] = float(np.mean([out[n] for n in LABELS]))
+    out["mAP"] = float(np.mean([out[n] for n in present])) if present else float("nan")
     return out
+
+
+def face_ap(preds, gts, iou_thr=0.5):
+    """Class-agnostic VOC all-point AP (every detection and every face as one class), ranked by score."""
+    one = [(pb, ps, np.zeros(len(pb), np.int64)) for pb, ps, _ in preds]
+    ones = [(gb, None, np.zeros(len(gb), np.int64)) for gb, _, _ in gts]
+    return voc_map(one, ones, iou_thr, labels=(0,))["mAP"]
 
 
 def jsonl_line(stem, w, h, boxes, scores, labels, label_probs=None):

@@ -1,7 +1,9 @@
-"""andrewmvd scenes for the detector recipe: images, boxes, letterbox, data hash, packing.
+"""Detection scenes for the detector recipe: the two sources, images, boxes, letterbox, data hashes, packing.
 
 A scene is (stem, jpeg bytes, boxes [n, 4] float32 x1 y1 x2 y2 in image pixels, labels [n] int64). Boxes are
-the VOC boxes clamped to the image (../data.py andrew_boxes, the classifier recipe's reader).
+the VOC boxes clamped to the image, classes through the source's label map (models/label_maps/; ../data.py
+voc_boxes, the classifier recipe's reader). Sources: andrewmvd (tight face boxes, 3 labels) and moxa3k
+(head boxes, mask / no_mask), each with committed train/val/test splits (models/splits/<source>_<split>.txt).
 """
 import hashlib
 import os
@@ -12,50 +14,60 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-import data  # noqa: E402  (the classifier recipe's data module: label map, splits, VOC reader)
+import data  # noqa: E402  (the classifier recipe's data module: label maps, splits, VOC reader)
 
 SPLITS = ("train", "val", "test")
+SOURCES = {"andrewmvd": data.ANDREW, "moxa3k": data.MOXA}
 
 
-def check_data():
-    """Fail loudly (naming the path) when the andrewmvd dataset is not where the recipe reads it."""
+def root_of(source):
+    if source not in SOURCES:
+        raise SystemExit("detector recipe: unknown source %r (known: %s)" % (source, ", ".join(SOURCES)))
+    return SOURCES[source]
+
+
+def check_data(source="andrewmvd"):
+    """Fail loudly (naming the path) when a source's dataset is not where the recipe reads it."""
     for sub in ("images", "annotations"):
-        p = os.path.join(data.ANDREW, sub)
+        p = os.path.join(root_of(source), sub)
         if not os.path.isdir(p):
-            raise SystemExit("detector recipe: andrewmvd dataset missing: %s is not a folder (set MASKDETECT_DATA "
-                             "or MASKDETECT_SHARED_DIR, or put the shared data beside the repository)" % p)
+            raise SystemExit("detector recipe: %s dataset missing: %s is not a folder (set MASKDETECT_DATA "
+                             "or MASKDETECT_SHARED_DIR, or put the shared data beside the repository)" % (source, p))
 
 
-def load_split(split, limit=0):
-    """Scenes of one andrewmvd split, read from the shared dataset folder."""
-    check_data()
-    stems = data.read_split("andrewmvd_" + split)
+def load_split(split, limit=0, source="andrewmvd"):
+    """Scenes of one split of one source, read from the shared dataset folder."""
+    check_data(source)
+    root = root_of(source)
+    stems = data.read_split("%s_%s" % (source, split))
     if limit:
         stems = stems[:limit]
     out = []
     for stem in stems:
-        with open(os.path.join(data.ANDREW, "images", stem + ".jpg"), "rb") as f:
+        with open(os.path.join(root, "images", stem + ".jpg"), "rb") as f:
             jpg = f.read()
-        gt = data.andrew_boxes(stem)
+        gt = data.voc_boxes(root, stem, source)
         boxes = np.array([[x, y, x + w, y + h] for (x, y, w, h), _ in gt], np.float32).reshape(-1, 4)
         labels = np.array([lab for _, lab in gt], np.int64)
         out.append((stem, jpg, boxes, labels))
     return out
 
 
-def data_hash():
-    """sha256 of the three andrewmvd split files, and the classifier recipe's image hash over their images."""
+def data_hash(source="andrewmvd"):
+    """sha256 of a source's three split files, and the classifier recipe's image hash over their images."""
     h = hashlib.sha256()
     for sp in SPLITS:
-        with open(os.path.join(data.SPLIT_DIR, "andrewmvd_%s.txt" % sp), "rb") as f:
+        with open(os.path.join(data.SPLIT_DIR, "%s_%s.txt" % (source, sp)), "rb") as f:
             h.update(f.read())
-    images = ["images/%s.jpg" % s for sp in SPLITS for s in data.read_split("andrewmvd_" + sp)]
-    return {"splits_sha256": h.hexdigest(), "images": len(images), "images_sha256": data.data_hash(data.ANDREW, images)}
+    images = ["images/%s.jpg" % s for sp in SPLITS for s in data.read_split("%s_%s" % (source, sp))]
+    return {"splits_sha256": h.hexdigest(), "images": len(images),
+            "images_sha256": data.data_hash(root_of(source), images)}
 
 
-def pack(path, splits=("train", "val")):
-    """One pickle with the scenes of the given splits (original JPEG bytes) and the data hash."""
-    blob = {"hash": data_hash(), "splits": {sp: load_split(sp) for sp in splits}}
+def pack(path, sources=("andrewmvd", "moxa3k"), splits=("train", "val")):
+    """One pickle with the scenes of the given sources and splits (original JPEG bytes) and the data hashes."""
+    blob = {"hash": {s: data_hash(s) for s in sources},
+            "scenes": {s: {sp: load_split(sp, source=s) for sp in splits} for s in sources}}
     with open(path, "wb") as f:
         pickle.dump(blob, f, protocol=4)
     return blob["hash"]
@@ -88,7 +100,7 @@ def to_input(canvas):
 
 if __name__ == "__main__":
     import argparse
-    ap = argparse.ArgumentParser(description="pack andrewmvd train+val scenes into one file (for a remote run)")
+    ap = argparse.ArgumentParser(description="pack train+val scenes of both sources into one file (remote run)")
     ap.add_argument("out")
     a = ap.parse_args()
     print(pack(a.out))

@@ -46,6 +46,12 @@ struct DetectorConfig {
   float box_scale_y = 1.0f;
   float box_shift_x = 0.0f;
   float box_shift_y = 0.0f;
+  /// Also run the project's mask detector (models/mask_detector.onnx, shipped, with the mask_detector
+  /// preset's tuning) on every frame and merge its faces with this back end's (union, then greedy NMS at
+  /// IoU 0.45; the higher score wins). Finds the faces and heads either one alone misses, at the cost of
+  /// both (docs/results.md). Not with backend mask_detector. The mask detector's threshold follows
+  /// score_threshold in proportion (its own 0.3 at this back end's configured threshold).
+  bool add_mask_detector = false;
 };
 
 struct ClassifierConfig {
