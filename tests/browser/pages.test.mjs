@@ -5,7 +5,8 @@
 //    API gives; a third camera whose stream URL nobody serves shows as down; the theme switch (light/dark,
 //    kept across a reload);
 //  - Events: the table of GET /api/v1/events, paging with `next`, the label filter, a row enlarged (the clean
-//    snapshot and the crop), DELETE with the token;
+//    snapshot with the event's face box drawn where its box / frame_size puts it, and the crop), DELETE with the
+//    token; an event without box (null) and with a previous label;
 //  - History: uPlot charts of GET /api/v1/history with axes, legend and a tooltip, the 24 h range.
 // No page may be wider than the window. A server without one of these endpoints (an older build) gets a
 // page that says "not available" (web/ui/common.js unavailable()): checked on the History page by answering
@@ -179,12 +180,72 @@ async function eventsPage(page, view) {
   check(sizes && sizes.snapshot[0] === 640 && sizes.snapshot[1] === 480 && sizes.crop[0] > 0,
     `events (${view}): event ${id} enlarged, snapshot and crop shown (${JSON.stringify(sizes)})`);
   await page.waitForTimeout(400);  // the dialog's fade
+  await faceBox(page, view, id);
   await shot(page, `event-${view}`);
   page.once('dialog', (dialog) => dialog.accept());
   await page.click('#event-delete');
   await page.waitForFunction((gone) => ![...document.querySelectorAll('#events-body tr')].some((tr) => tr.dataset.id === String(gone)), id);
   const after = await get(`/api/v1/events/${id}`);
   check(after.status === 404, `events (${view}): event ${id} deleted with the token (GET answers ${after.status})`);
+}
+
+/// The open event's face box: an outline over the snapshot at box / frame_size of the displayed picture (within
+/// 1.5 px), in the colour of the label's badge, its tag inside the picture.
+async function faceBox(page, view, id) {
+  const event = (await get(`/api/v1/events/${id}`)).body;
+  check(Array.isArray(event.box) && Array.isArray(event.frame_size) && event.frame_size[0] === 640,
+    `events (${view}): event ${id} has its box ${JSON.stringify(event.box)} in a frame of ${JSON.stringify(event.frame_size)}`);
+  if (!event.box || !event.frame_size) return;
+  const drawn = await page.waitForFunction(() => {
+    const rect = (node) => { const r = node.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; };
+    const box = document.querySelector('#event-picture .event-box');
+    const tag = document.querySelector('#event-picture .event-box-tag');
+    const badge = document.querySelector('#event-details .badge');
+    return box && tag && tag.style.top && {
+      img: rect(document.getElementById('event-snapshot')), box: rect(box), tag: rect(tag), text: tag.textContent,
+      color: getComputedStyle(box).borderTopColor, width: getComputedStyle(box).borderTopWidth,
+      badge: getComputedStyle(badge).backgroundColor };
+  }, null, { timeout: 10000 }).then((h) => h.jsonValue(), () => null);
+  check(Boolean(drawn), `events (${view}): a face box drawn over the snapshot of event ${id}`);
+  if (!drawn) return;
+  const [fw, fh] = event.frame_size;
+  const [x, y, w, h] = event.box;
+  const [ix, iy, iw, ih] = drawn.img;
+  const x0 = Math.max(0, x);
+  const y0 = Math.max(0, y);
+  const want = [ix + (x0 * iw) / fw, iy + (y0 * ih) / fh, ((Math.min(x + w, fw) - x0) * iw) / fw, ((Math.min(y + h, fh) - y0) * ih) / fh];
+  const off = Math.max(...want.map((v, i) => Math.abs(v - drawn.box[i])));
+  const fmt = (r) => r.map((v) => v.toFixed(1)).join(', ');
+  check(off <= 1.5, `events (${view}): the box [${fmt(drawn.box)}] is the event's box scaled to the displayed ${iw.toFixed(0)} px picture [${fmt(want)}] (off by ${off.toFixed(2)} px)`);
+  check(drawn.color === drawn.badge && drawn.width === '2px',
+    `events (${view}): a ${drawn.width} outline in the ${event.label} colour (${drawn.color}, badge ${drawn.badge})`);
+  const [tx, ty, tw, th] = drawn.tag;
+  check(drawn.text === event.label && tx >= ix - 0.5 && ty >= iy - 0.5 && tx + tw <= ix + iw + 0.5 && ty + th <= iy + ih + 0.5,
+    `events (${view}): the tag "${drawn.text}" inside the picture [${fmt(drawn.tag)}]`);
+}
+
+/// An event stored before boxes (box and frame_size null) that is also a mask removal (previous_label): the
+/// dialog draws no box and says so; the server's own answer, changed on its way to the page.
+async function eventWithoutBox(page) {
+  await page.route('**/api/v1/events?*', async (route) => {
+    const answer = await (await route.fetch()).json();
+    if (answer.events.length)
+      Object.assign(answer.events[0], { label: 'no_mask', box: null, frame_size: null, previous_label: 'mask' });
+    await route.fulfill({ json: answer });
+  });
+  await page.goto(url('events?limit=1'));
+  await page.waitForFunction(() => document.getElementById('events-body').dataset.state === 'ok');
+  const listed = await page.textContent('#events-body tr');
+  await page.click('#events-body tr');
+  await page.waitForSelector('#event-modal.show');
+  const shown = await page.waitForFunction(() => document.getElementById('event-snapshot').naturalWidth > 0 && {
+    boxes: document.querySelectorAll('#event-picture .event-box, #event-picture .event-box-tag').length,
+    details: document.getElementById('event-details').textContent }, null, { timeout: 20000 }).then((h) => h.jsonValue(), () => null);
+  check(shown && shown.boxes === 0 && shown.details.includes('mask removed: was mask') && listed.includes('mask removed: was mask'),
+    `events: an event without box shows its snapshot and no box; its previous label in the row and the dialog (${JSON.stringify(shown)})`);
+  await page.click('#event-modal .btn-close');
+  await page.waitForSelector('#event-modal', { state: 'hidden' });
+  await page.unroute('**/api/v1/events?*');
 }
 
 async function historyPage(page, view) {
@@ -267,6 +328,7 @@ try {
     await tablesHaveHeaders(page, `live (${view})`);
     await shot(page, `live-${view}`);
   }
+  await eventWithoutBox(page);
   await historyUnavailable(page);
   // The theme switch, kept across a reload.
   await page.setViewportSize(VIEWPORTS.desktop);

@@ -1,10 +1,10 @@
 // The Events page: stored events (GET /api/v1/events), newest first, filtered by camera, label and time,
-// paged with the answer's `next`; a row opens its clean snapshot and face crop, deleted with DELETE when the
-// page has the server's token (?token=...).
+// paged with the answer's `next`; a row opens its clean snapshot, with the event's face box drawn over it, and
+// its face crop, deleted with DELETE when the page has the server's token (?token=...).
 'use strict';
 
 (() => {
-  const { el, api, withToken, token, percent, badge, time, message, unavailable } = window.MD;
+  const { el, api, withToken, token, LABELS, percent, badge, time, message, unavailable } = window.MD;
   const $ = (id) => document.getElementById(id);
   const form = $('event-filters');
   const body = $('events-body');
@@ -55,9 +55,52 @@
     }
   }
 
+  /// "mask removed: was mask" when the event is a change of the person's label (previous_label), else ''.
+  function change(event) {
+    if (!event.previous_label) return '';
+    return `${event.label === 'no_mask' ? 'mask removed' : 'label changed'}: was ${event.previous_label}`;
+  }
+
+  /// Draws `event`'s face box over `picture` (a positioned box holding the picture, sized as it is displayed):
+  /// an outline in the label's colour, at box / frame_size of the displayed size, and the label's tag above it
+  /// (below or inside where there is no room), both kept inside the picture. Nothing when box or frame_size
+  /// is unknown (null).
+  function drawBox(picture, event) {
+    for (const old of picture.querySelectorAll('.event-box, .event-box-tag')) old.remove();
+    picture.observer?.disconnect();
+    const [fw, fh] = event.frame_size || [];
+    if (!event.box || !(fw > 0 && fh > 0)) return;
+    const [x, y, w, h] = event.box;
+    const x0 = Math.max(0, Math.min(x, fw));
+    const y0 = Math.max(0, Math.min(y, fh));
+    const x1 = Math.max(x0, Math.min(x + w, fw));
+    const y1 = Math.max(y0, Math.min(y + h, fh));
+    const pct = (v, of) => `${(100 * v) / of}%`;
+    const known = LABELS.includes(event.label);
+    const outline = el('div', { class: 'event-box' + (known ? ' label-border-' + event.label : '') });
+    Object.assign(outline.style, { left: pct(x0, fw), top: pct(y0, fh), width: pct(x1 - x0, fw), height: pct(y1 - y0, fh) });
+    const tag = el('span', { class: 'event-box-tag rounded-1 ' + (known ? 'label-bg-' + event.label : 'text-bg-secondary'),
+      text: event.label, 'aria-hidden': 'true' });
+    picture.append(outline, tag);
+    // The tag in pixels, placed again whenever the displayed size changes (image loaded, window resized).
+    picture.observer = new ResizeObserver(() => {
+      const W = picture.clientWidth;
+      const H = picture.clientHeight;
+      const tw = tag.offsetWidth;
+      const th = tag.offsetHeight;
+      const bx = (x0 / fw) * W;
+      const by = (y0 / fh) * H;
+      const bottom = (y1 / fh) * H;
+      tag.style.left = Math.max(0, Math.min(bx, W - tw)) + 'px';
+      tag.style.top = Math.max(0, Math.min(by - th >= 0 ? by - th : bottom, H - th)) + 'px';
+    });
+    picture.observer.observe(picture);
+  }
+
   function row(event) {
+    const framed = 'event-thumb border border-2' + (LABELS.includes(event.label) ? ' label-border-' + event.label : '');
     const thumb = event.crop
-      ? el('img', { class: 'event-thumb', src: withToken(event.crop), alt: `face of event ${event.id}` })
+      ? el('img', { class: framed, src: withToken(event.crop), alt: `face of event ${event.id}` })
       : el('span', { class: 'text-body-secondary', text: '–' });
     const view = el('button', { type: 'button', class: 'btn btn-sm btn-outline-primary', text: 'View',
       'aria-label': `View event ${event.id}` });
@@ -65,7 +108,8 @@
       el('td', {}, thumb),
       el('td', { class: 'text-nowrap' }, el('time', { dateTime: event.time, text: time(event.last_seen) })),
       el('td', { class: 'text-break', text: event.camera }),
-      el('td', {}, badge(event.label)),
+      el('td', {}, badge(event.label),
+        change(event) ? el('div', { class: 'small text-body-secondary', text: change(event) }) : null),
       el('td', { class: 'd-none d-md-table-cell', text: percent(event.confidence) }),
       el('td', { class: 'd-none d-md-table-cell text-nowrap', text: `${Number(event.duration_s).toFixed(1)} s` }),
       el('td', { class: 'text-end' }, view));
@@ -128,10 +172,12 @@
     missing.hidden = !!event.snapshot;
     if (event.snapshot) {
       snapshot.src = withToken(event.snapshot);
-      snapshot.alt = `Frame of event ${event.id} (${event.camera}, ${time(event.last_seen)}), as analysed`;
+      snapshot.alt = `Frame of event ${event.id} (${event.camera}, ${time(event.last_seen)}), as analysed` +
+        (event.box ? `, the ${event.label} face outlined` : '');
     } else {
       snapshot.removeAttribute('src');
     }
+    drawBox($('event-picture'), event.snapshot ? event : {});
     crop.hidden = !event.crop;
     if (event.crop) {
       crop.src = withToken(event.crop);
@@ -141,6 +187,7 @@
     }
     $('event-details').replaceChildren(
       detail('Camera', event.camera), detail('Label', badge(event.label)),
+      ...(change(event) ? [detail('Change', change(event))] : []),
       detail('Confidence', percent(event.confidence)), detail('First seen', time(event.first_seen)),
       detail('Last seen', time(event.last_seen)), detail('Seen for', `${Number(event.duration_s).toFixed(1)} s`),
       detail('Track', String(event.track_id)), detail('Privacy', event.privacy), detail('Id', String(event.id)));
