@@ -121,7 +121,7 @@ TEST_CASE("a moved-from Detector throws a clear Error", "[detector][api]") {
   CHECK(detector.detect(frame).faces.empty());
 }
 
-TEST_CASE("set_inference_threads is process-wide; 0 restores OpenCV's default", "[detector][api]") {
+TEST_CASE("set_inference_threads is process-wide and 0 restores OpenCV's default", "[detector][api]") {
   const int default_threads = cv::getNumThreads();
   maskdetect::set_inference_threads(2);
   CHECK(cv::getNumThreads() == 2);

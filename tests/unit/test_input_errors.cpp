@@ -113,7 +113,7 @@ TEST_CASE("frame_from_json: numbers beyond range are errors naming the origin an
   CHECK_THAT(box, Contains("p.jsonl:3") && Contains("faces[0].box"));
 }
 
-TEST_CASE("JSON: confidence is face_score x score; without face_score a face ranks by score", "[json]") {
+TEST_CASE("JSON: confidence is face_score x score and without face_score a face ranks by score", "[json]") {
   maskdetect::FrameResult r;
   r.frame_size = {100, 80};
   maskdetect::Face f;

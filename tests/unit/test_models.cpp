@@ -70,7 +70,7 @@ TEST_CASE("the build tree's default models are found", "[models]") {
   CHECK(maskdetect::find_model(maskdetect::kClassifierCardFile).filename() == maskdetect::kClassifierCardFile);
 }
 
-TEST_CASE("known models: yunet has its pinned size and hash; unknown names are listed", "[models]") {
+TEST_CASE("known models: yunet has its pinned size and hash and unknown names are listed", "[models]") {
   const auto& yunet = maskdetect::known_model("yunet");
   CHECK(yunet.file_name == maskdetect::kYuNetFile);
   CHECK(yunet.size == 345478);

@@ -75,7 +75,7 @@ TEST_CASE("tracker: two faces crossing keep their identities", "[tracker]") {
   }
 }
 
-TEST_CASE("tracker: a face hidden for a few frames keeps its id; one away too long is a new person", "[tracker]") {
+TEST_CASE("tracker: a face hidden for a few frames keeps its id and one away too long is a new person", "[tracker]") {
   Tracker tracker({.min_hits = 2, .max_lost_frames = 10});
   std::vector<std::int64_t> ids;
   for (int f = 0; f < 60; ++f) {
