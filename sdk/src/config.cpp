@@ -74,7 +74,8 @@ std::optional<std::pair<std::string, std::string>> people_problem(const PeopleCo
   const auto fraction = [](float v) { return std::isfinite(v) && v >= 0.0f && v <= 1.0f; };
   const auto seconds = [](double v, double hi) { return std::isfinite(v) && v >= 0.0 && v <= hi; };
   if (!fraction(p.min_score)) return std::pair{"people.min_score", fmt::format("{} is not in [0, 1]", p.min_score)};
-  if (!fraction(p.threshold)) return std::pair{"people.threshold", fmt::format("{} is not in [0, 1]", p.threshold)};
+  if (p.threshold && !fraction(*p.threshold))
+    return std::pair{"people.threshold", fmt::format("{} is not in [0, 1] (or auto)", *p.threshold)};
   if (!seconds(p.confirm_s, 3600.0))
     return std::pair{"people.confirm_s", fmt::format("{} is not in [0, 3600] seconds", p.confirm_s)};
   if (!std::isfinite(p.min_face_px) || p.min_face_px < 0.0f || p.min_face_px > 10000.0f)
@@ -282,9 +283,12 @@ void apply_people(std::string_view origin, const YAML::Node& map, PeopleConfig& 
     const YAML::Node& v = item.second;
     if (key == "min_score")
       p.min_score = read_value<float>(origin, v, full, "a number");
-    else if (key == "threshold")
-      p.threshold = read_value<float>(origin, v, full, "a number");
-    else if (key == "confirm_s")
+    else if (key == "threshold") {
+      if (v.IsScalar() && v.Scalar() == "auto")
+        p.threshold.reset();
+      else
+        p.threshold = read_value<float>(origin, v, full, "a number or auto");
+    } else if (key == "confirm_s")
       p.confirm_s = read_value<double>(origin, v, full, "a number of seconds");
     else if (key == "min_face_px")
       p.min_face_px = read_value<float>(origin, v, full, "a number of pixels");
@@ -562,7 +566,11 @@ std::string to_yaml(const Config& config) {
   const PeopleConfig& p = config.people;
   out << YAML::Key << "people" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "min_score" << YAML::Value << p.min_score;
-  out << YAML::Key << "threshold" << YAML::Value << p.threshold;
+  if (p.threshold) {
+    out << YAML::Key << "threshold" << YAML::Value << *p.threshold;
+  } else {
+    out << YAML::Key << "threshold" << YAML::Value << "auto";
+  }
   out << YAML::Key << "confirm_s" << YAML::Value << p.confirm_s;
   out << YAML::Key << "min_face_px" << YAML::Value << p.min_face_px;
   out << YAML::Key << "stationary_tolerance" << YAML::Value << p.stationary_tolerance;

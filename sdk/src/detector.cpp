@@ -148,7 +148,7 @@ Detector::Detector(const Config& config) : impl_(std::make_unique<Impl>()) {
   if (config.threads > 0) set_inference_threads(config.threads);
   impl_->faces = FaceDetector::create(config.detector);
   impl_->classifier = MaskClassifier::create(config.classifier);
-  impl_->people = People(config.people);
+  impl_->people = People(people_config(config));
 }
 
 Detector::~Detector() = default;
@@ -274,7 +274,7 @@ void Detector::set_tracking(const TrackingOptions& options) {
                 fmt::format("tracking option 'detect_every' = {}: must be at least 1", options.detect_every));
   Impl& state = impl();
   state.tracker = Tracker(options.tracker);
-  state.people = People(state.config.people, options.keep_frames);
+  state.people = People(people_config(state.config), options.keep_frames);
   state.tracks_since_reset = 0;
   state.tracking = options;
   state.tracked_frames = 0;

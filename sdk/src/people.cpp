@@ -113,10 +113,32 @@ struct People::Candidate {
   std::vector<StateSpan> spans;
   std::optional<MaskLabel> state_before;  // the state before the current one
   bool alerted = false;                   // the current state's period raised its alert
-  std::array<std::optional<double>, kNumLabels> last_alert{};
+  // Time of the latest alert by label: [label] plain, [kNumLabels + label] mask removals.
+  std::array<std::optional<double>, 2 * kNumLabels> last_alert{};
 };
 
-People::People(const PeopleConfig& config, bool keep_frames) : config_(config), keep_frames_(keep_frames) {
+float person_threshold(DetectorBackend backend) noexcept {
+  switch (backend) {
+    case DetectorBackend::yunet:
+      return 0.75f;
+    case DetectorBackend::blazeface_back:
+      return 0.3f;
+    case DetectorBackend::mask_detector:
+      return 0.3f;
+    case DetectorBackend::blazeface_front:
+      return 0.5f;
+  }
+  return 0.5f;
+}
+
+PeopleConfig people_config(const Config& config) {
+  PeopleConfig p = config.people;
+  if (!p.threshold) p.threshold = person_threshold(config.detector.backend);
+  return p;
+}
+
+People::People(const PeopleConfig& config, bool keep_frames)
+    : config_(config), threshold_(config.threshold.value_or(0.5f)), keep_frames_(keep_frames) {
   Config whole;
   whole.people = config;
   validate(whole);  // names the key: "config key 'people.threshold': ..."
@@ -260,7 +282,7 @@ void People::decide(Candidate& c, const Track& track, double t) {
     // Evidence: only a face at or above min_score, outside the zones, confirms a person.
     const bool still_rule = config_.stationary_s > 0.0 && !config_.count_stationary;
     if (!track.confirmed || !c.strong_now || !c.first_strong || t - *c.first_strong < config_.confirm_s) return;
-    if (median_of(c.scores) < config_.threshold || median_of(c.sizes) < config_.min_face_px) return;
+    if (median_of(c.scores) < threshold_ || median_of(c.sizes) < config_.min_face_px) return;
     if (still_rule && !c.moved) return;
     c.counted = true;
     p.id = next_id_++;
@@ -300,13 +322,15 @@ void People::decide(Candidate& c, const Track& track, double t) {
     c.spans.back().end = t;
   }
 
-  // Alert: an alert label held min_seen_s, once per period of that state, cooldown per person and label.
+  // Alert: an alert label held min_seen_s, once per period of that state; cooldown per person, label and kind
+  // (a mask removal is not held back by an alert the person raised before putting the mask on).
   if (c.alerted || !config_.alerts.labels[index(p.state)]) return;
   if (t - p.state_since < config_.alerts.min_seen_s) return;
-  const auto& last = c.last_alert[index(p.state)];
+  const bool removal = c.state_before == MaskLabel::mask;
+  auto& last = c.last_alert[index(p.state) + (removal ? kNumLabels : 0)];
   if (last && t - *last < config_.alerts.cooldown_s) return;
   c.alerted = true;
-  c.last_alert[index(p.state)] = t;
+  last = t;
   ++ended_totals_.alerts[index(p.state)];
   emit(PersonEventKind::alert, c, t);
 }
@@ -316,7 +340,7 @@ void People::reject(const Candidate& c) {
   const bool still_rule = config_.stationary_s > 0.0 && !config_.count_stationary;
   if (c.scores.empty() || !c.first_strong) {
     ++ended_totals_.rejected_short;
-  } else if (median_of(c.scores) < config_.threshold) {
+  } else if (median_of(c.scores) < threshold_) {
     ++ended_totals_.rejected_score;
   } else if (median_of(c.sizes) < config_.min_face_px) {
     ++ended_totals_.rejected_size;

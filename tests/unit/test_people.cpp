@@ -98,9 +98,10 @@ std::function<MaskLabel(double)> always(MaskLabel l) {
   return [l](double) { return l; };
 }
 
-/// Rules only evidence: no hysteresis, no smoothing, alerts at once.
+/// Rules only evidence (counted after 0.5 s): no hysteresis, no smoothing, alerts at once.
 PeopleConfig plain() {
   PeopleConfig c;
+  c.confirm_s = 0.5;
   c.state_hold_s = 0.0;
   c.state_smoothing_s = 0.0;
   c.alerts.min_seen_s = 0.0;
@@ -381,6 +382,18 @@ TEST_CASE("people: alerts after min_seen_s, mask removals, cooldown per person a
     again.run_until(6.0, {walker(50, 60, 80, 30, constant(0.9f), off_twice(0.0))});
     CHECK(again.of(PersonEventKind::alert).size() == 2);
   }
+  SECTION("a mask removal is not held back by the person's no_mask alert on arrival") {
+    PeopleConfig config = plain();
+    config.alerts.cooldown_s = 30.0;
+    Sim sim(config);
+    sim.run_until(7.0, {walker(50, 60, 80, 30, constant(0.9f),
+                               [](double t) { return t >= 2.0 && t < 4.0 ? MaskLabel::mask : MaskLabel::no_mask; })});
+    const auto alerts = sim.of(PersonEventKind::alert);
+    REQUIRE(alerts.size() == 2);
+    CHECK_FALSE(alerts[0].mask_removed);
+    CHECK(alerts[1].mask_removed);
+    CHECK(alerts[1].t == Approx(4.0).margin(0.041));
+  }
   SECTION("alert labels: incorrect is not alerted when only no_mask is") {
     PeopleConfig config = plain();
     config.alerts.labels = {false, true, false};  // no_mask only
@@ -445,4 +458,47 @@ TEST_CASE("people: options are checked and zones parsed with clear errors", "[pe
   REQUIRE(zone.size() == 4);
   CHECK(zone[2] == cv::Point2f(1.0f, 0.3f));
   CHECK(parse_zone(to_string(zone)) == zone);
+}
+
+TEST_CASE("people config: the people: section, auto threshold per detector, errors at file:line", "[people][config]") {
+  Config c;
+  c.detector.backend = DetectorBackend::yunet;
+  CHECK_FALSE(c.people.threshold);  // auto
+  CHECK(people_config(c).threshold == Approx(0.75f));
+  c.detector.backend = DetectorBackend::blazeface_back;
+  CHECK(people_config(c).threshold == Approx(0.3f));
+  c.people.threshold = 0.6f;
+  CHECK(people_config(c).threshold == Approx(0.6f));
+
+  const Config parsed = parse_config(
+      "people:\n  threshold: auto\n  confirm_s: 2\n  min_face_px: 40\n  count_stationary: true\n"
+      "  ignore_zones:\n    - \"0.7,0, 1,0, 1,0.3\"\n    - [[0, 0.5], [0.2, 0.5], [0.2, 1]]\n"
+      "  alerts:\n    labels: [incorrect]\n    min_seen_s: 2\n    cooldown_s: 60\n",
+      "p.yaml");
+  CHECK_FALSE(parsed.people.threshold);
+  CHECK(parsed.people.confirm_s == 2.0);
+  CHECK(parsed.people.min_face_px == 40.0f);
+  CHECK(parsed.people.count_stationary);
+  REQUIRE(parsed.people.ignore_zones.size() == 2);
+  CHECK(parsed.people.ignore_zones[1][2] == cv::Point2f(0.2f, 1.0f));
+  CHECK(parsed.people.alerts.labels == std::array<bool, kNumLabels>{false, false, true});
+  CHECK(parsed.people.alerts.cooldown_s == 60.0);
+  const Config back = parse_config(to_yaml(parsed), "round trip");
+  CHECK(back.people.ignore_zones == parsed.people.ignore_zones);
+  CHECK(back.people.alerts.labels == parsed.people.alerts.labels);
+  CHECK_FALSE(back.people.threshold);
+  CHECK(parse_config(to_yaml(c), "round trip").people.threshold == Approx(0.6f));
+
+  CHECK_THROWS_WITH(parse_config("people:\n  threshold: high\n", "p.yaml"),
+                    Catch::Contains("p.yaml:2: key 'people.threshold'"));
+  CHECK_THROWS_WITH(parse_config("people:\n  threshold: 1.5\n", "p.yaml"),
+                    Catch::Contains("p.yaml:2: key 'people.threshold': 1.5 is not in [0, 1]"));
+  CHECK_THROWS_WITH(parse_config("people:\n  confirm_s: 1\n  colour: red\n", "p.yaml"),
+                    Catch::Contains("p.yaml:3: key 'people.colour': unknown key"));
+  CHECK_THROWS_WITH(parse_config("people:\n  alerts:\n    labels: [hat]\n", "p.yaml"),
+                    Catch::Contains("p.yaml:3") && Catch::Contains("unknown label 'hat'"));
+  CHECK_THROWS_WITH(parse_config("people:\n  ignore_zones:\n    - \"0.1,0.2,0.3\"\n", "p.yaml"),
+                    Catch::Contains("p.yaml:3: key 'people.ignore_zones': ignore zone '0.1,0.2,0.3'"));
+  CHECK_THROWS_WITH(parse_config("people:\n  stationary_s: -1\n", "p.yaml"),
+                    Catch::Contains("p.yaml:2: key 'people.stationary_s'"));
 }

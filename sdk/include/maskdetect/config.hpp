@@ -3,6 +3,7 @@
 
 #include <array>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -78,7 +79,7 @@ struct AlertConfig {
   std::array<bool, kNumLabels> labels{false, true, true};
   /// Seconds the state must have led (since the label began to lead) before the alert is raised.
   double min_seen_s = 0.5;
-  /// No second alert of the same person and label sooner than this, in seconds.
+  /// No second alert of the same person, label and kind (mask removal or not) sooner than this, in seconds.
   double cooldown_s = 30.0;
 };
 
@@ -91,14 +92,16 @@ struct PeopleConfig {
   /// tracker's low score) may continue a person, but never confirm one.
   float min_score = 0.5f;
   /// A track counts only when the median face_score of its matched faces (outside ignore zones) reaches this.
-  float threshold = 0.6f;
+  /// Empty ("auto"): person_threshold() of the detector back end (people.hpp): detectors score faces on
+  /// different scales (YuNet 0.75, BlazeFace back 0.3, measured in docs/tracking.md).
+  std::optional<float> threshold;
   /// ... and its evidence faces span at least this many seconds (first to latest).
-  double confirm_s = 0.5;
+  double confirm_s = 0.8;
   /// ... and the median size of its faces (longer side of the box, pixels) is at least this.
-  float min_face_px = 20.0f;
+  float min_face_px = 28.0f;
   /// A face has moved when the median of its latest 3 face centres is more than this x face size away from
   /// where it started (the median of its first 3), or its size changed by more than this fraction.
-  float stationary_tolerance = 0.1f;
+  float stationary_tolerance = 0.05f;
   /// A track that has not moved for this many seconds is flagged stationary (a poster, a painting, a screen).
   /// While the rule is on (> 0), a track must have moved to count, unless count_stationary. 0: rule off.
   double stationary_s = 5.0;

@@ -25,8 +25,9 @@
 //    as the label leading when the person is counted. The whole-visit vote (the Tracker's) is kept beside it.
 //  - Alerts. When a person's state is one of alerts.labels and has held alerts.min_seen_s seconds (counted from
 //    when the label began to lead), an alert is raised, once per such period, and no sooner than
-//    alerts.cooldown_s after the previous alert of the same person and label. An alert whose previous state
-//    was `mask` is a mask removal (PersonEvent::mask_removed).
+//    alerts.cooldown_s after the previous alert of the same person, label and kind. An alert whose previous
+//    state was `mask` is a mask removal (PersonEvent::mask_removed): a kind of its own, so that a person alerted
+//    as no_mask on arrival who then wears a mask and takes it off raises the removal too.
 //  - End. When the Tracker ends a counted person's track (or at finish()), `ended` carries the label held
 //    longest over the visit, the vote, the seconds per state and the state timeline, and the mask removals.
 //
@@ -123,10 +124,22 @@ struct PeopleSummary {
   [[nodiscard]] double compliance() const noexcept;
 };
 
+/// The median face score a track needs to count (PeopleConfig::threshold "auto") with faces of this detector
+/// back end. Detectors score faces on different scales: YuNet scores real faces of 24..200 px at 0.8..1.0 and the
+/// false people of the shared clips (blurred heads, hands, jackets) under 0.7, so 0.75; BlazeFace back scores
+/// real faces of 30..60 px at 0.3..0.9 and found no false person there, so 0.3 (docs/tracking.md, "Choosing the
+/// defaults"). Back ends not measured: the presets' face threshold (0.5; mask_detector 0.3).
+[[nodiscard]] float person_threshold(DetectorBackend backend) noexcept;
+
+/// config.people with an "auto" threshold replaced by person_threshold(config.detector.backend): what the
+/// Detector's People use.
+[[nodiscard]] PeopleConfig people_config(const Config& config);
+
 /// Turns a Tracker's tracks into people and person events. Not thread-safe.
 class People {
  public:
   /// Throws Error(invalid_config) naming the key for a bad value (validate() in config.hpp checks the same).
+  /// An "auto" threshold (empty) is 0.5 here: people_config() resolves it for a detector back end.
   /// `keep_frames`: each Person keeps (shares, without copying) the frame its box is in, for snapshots; the
   /// caller must then never write into a frame it passed to update() (pass a copy).
   explicit People(const PeopleConfig& config = {}, bool keep_frames = false);
@@ -173,6 +186,7 @@ class People {
   void sync_track(Candidate& c, const Track& track);
 
   PeopleConfig config_;
+  float threshold_ = 0.5f;  // config_.threshold, or 0.5 when "auto"
   bool keep_frames_ = false;
   std::vector<Candidate> candidates_;  // one per live track of the Tracker, by Track::key
   std::vector<PersonEvent> events_;
