@@ -154,7 +154,7 @@ TEST_CASE("people: a track counts after confirm_s seconds of evidence at any fps
   CHECK(sim.people.summary().total == 1);
 }
 
-TEST_CASE("people: the median face score decides, and weak faces never confirm a person", "[people]") {
+TEST_CASE("people: the median face score decides and weak faces never confirm a person", "[people]") {
   SECTION("a track started by one face at 0.506 and continued by weak faces is never a person") {
     Sim sim(PeopleConfig{});
     // The issue's track: 0.506 once, then 0.28, 0.27, 0.24 ... (the tracker's low score is 0.2).
@@ -324,7 +324,7 @@ TEST_CASE("people: the state changes only when a label has led state_hold_s", "[
   }
 }
 
-TEST_CASE("people: alerts after min_seen_s, mask removals, cooldown per person and label", "[people]") {
+TEST_CASE("people: alerts after min_seen_s and mask removals with a cooldown per person and label", "[people]") {
   SECTION("a no_mask person: one alert once the state has held min_seen_s") {
     PeopleConfig config = plain();
     config.alerts.min_seen_s = 1.5;
@@ -403,7 +403,8 @@ TEST_CASE("people: alerts after min_seen_s, mask removals, cooldown per person a
   }
 }
 
-TEST_CASE("people: ended events carry the label held longest, the vote, the seconds and the timeline", "[people]") {
+TEST_CASE("people: ended events carry the label held longest and the vote and the seconds and the timeline",
+          "[people]") {
   PeopleConfig config = plain();
   Sim sim(config);
   // Masked 0-3 s, no_mask 3-4.5 s, then gone (the tracker ends the track after max_lost_frames).
@@ -460,7 +461,8 @@ TEST_CASE("people: options are checked and zones parsed with clear errors", "[pe
   CHECK(parse_zone(to_string(zone)) == zone);
 }
 
-TEST_CASE("people config: the people: section, auto threshold per detector, errors at file:line", "[people][config]") {
+TEST_CASE("people config: the people section with an auto threshold per detector and errors at file:line",
+          "[people][config]") {
   Config c;
   c.detector.backend = DetectorBackend::yunet;
   CHECK_FALSE(c.people.threshold);  // auto
