@@ -121,9 +121,8 @@ float person_threshold(DetectorBackend backend) noexcept {
   switch (backend) {
     case DetectorBackend::yunet:
       return 0.75f;
-    case DetectorBackend::blazeface_back:
-      return 0.3f;
-    case DetectorBackend::mask_detector:
+    case DetectorBackend::blazeface_back:  // measured (docs/tracking.md)
+    case DetectorBackend::mask_detector:   // not measured: its preset's face threshold
       return 0.3f;
     case DetectorBackend::blazeface_front:
       return 0.5f;
@@ -338,13 +337,13 @@ void People::decide(Candidate& c, const Track& track, double t) {
 void People::reject(const Candidate& c) {
   if (!c.tracker_confirmed) return;  // the Tracker's own noise filter (min_hits) ended it
   const bool still_rule = config_.stationary_s > 0.0 && !config_.count_stationary;
-  if (c.scores.empty() || !c.first_strong) {
-    ++ended_totals_.rejected_short;
-  } else if (median_of(c.scores) < threshold_) {
+  // The first rule it failed; no evidence at all (or enough of it, but too brief) is `short`.
+  const bool evidence = !c.scores.empty() && c.first_strong;
+  if (evidence && median_of(c.scores) < threshold_) {
     ++ended_totals_.rejected_score;
-  } else if (median_of(c.sizes) < config_.min_face_px) {
+  } else if (evidence && median_of(c.sizes) < config_.min_face_px) {
     ++ended_totals_.rejected_size;
-  } else if (still_rule && !c.moved) {
+  } else if (evidence && still_rule && !c.moved) {
     ++ended_totals_.rejected_stationary;
   } else {
     ++ended_totals_.rejected_short;
