@@ -16,6 +16,7 @@
 #include "eval/dataset.hpp"
 #include "eval/evaluate.hpp"
 #include "eval/report.hpp"
+#include "eval_video.hpp"
 #include "maskdetect/maskdetect.hpp"
 
 namespace fs = std::filesystem;
@@ -42,6 +43,7 @@ struct EvalOptions {
   bool progress = false;
   CLI::Option* ap_threshold_opt = nullptr;
   CLI::Option* operating_threshold_opt = nullptr;
+  VideoEvalOptions video;  ///< --video CLIP: people on a video (eval_video.hpp)
 };
 
 bool given(const CLI::Option* option) { return option != nullptr && option->count() > 0; }
@@ -84,6 +86,15 @@ std::string describe(const Config& config, const ModelCard& card, float run_thre
 }
 
 int run_eval(const EvalOptions& options, const app::ConfigOptions& config_options) {
+  if (!options.video.video.empty()) {
+    if (!options.dataset.empty()) throw Error(Errc::invalid_config, "--dataset and --video: give one of them");
+    VideoEvalOptions video = options.video;
+    video.predictions = options.predictions;
+    video.json = options.json;
+    video.progress = options.progress;
+    return run_video_eval(video, config_options);
+  }
+  if (options.dataset.empty()) throw Error(Errc::invalid_config, "--dataset DIR (or --video CLIP) is required");
   eval::ClassMap classes =
       options.label_map.empty() ? eval::ClassMap() : eval::ClassMap::read_label_map(options.label_map);
   for (const std::string& rule : options.class_map) classes.set_rule(rule);
@@ -202,7 +213,6 @@ void add_eval_command(CLI::App& app, CommandContext& context) {
   cmd->add_option("--dataset,-d", options->dataset,
                   "Dataset folder: VOC (images/ + annotations/), YOLO (images/ + labels/ + classes.txt), COCO "
                   "(a .json + images/) or one folder per class (classification)")
-      ->required()
       ->check(CLI::ExistingDirectory);
   cmd->add_option("--format", options->format, "Dataset format (default: detected)")
       ->check(CLI::IsMember({"voc", "yolo", "coco", "folders"}));
@@ -240,6 +250,7 @@ void add_eval_command(CLI::App& app, CommandContext& context) {
       "Face score for P/R/F1, confusion and gallery (default: the detector threshold; 0 with --predictions)");
   cmd->add_option("--gallery", options->gallery, "Report: images per gallery")->capture_default_str();
   cmd->add_flag("--progress", options->progress, "Show progress on stderr even when it is not a terminal");
+  add_video_eval_options(*cmd, options->video);
   cmd->callback(
       [options, &context] { context.action = [options, &context] { return run_eval(*options, context.config); }; });
 }

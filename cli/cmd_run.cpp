@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/highgui.hpp>
 
+#include "app/people_options.hpp"
 #include "app/progress.hpp"
 #include "app/summary.hpp"
 #include "app/tracking.hpp"
@@ -44,6 +45,35 @@ struct RunOptions {
   std::string summary;
   int max_retries = -1;  ///< live sources: reopen attempts per outage (-1: forever)
   std::string output_preset = video::SinkOptions{}.h264_preset;  ///< x264 preset of an .mp4 --output
+  app::PeopleOptions people;
+};
+
+/// JSON Lines of a tracked run: each frame's line is written when the next frame comes (or at the end), so that
+/// the `ended` events of people still in view at the end join the last frame's line.
+class JsonLines {
+ public:
+  explicit JsonLines(video::JsonLinesWriter* out) : out_(out) {}
+  void add(const FrameResult& result, const FrameInfo& info, const std::vector<PersonEvent>& events) {
+    flush();
+    pending_ = Pending{result, info, events};
+  }
+  /// Events raised after the last frame (app::RunTracking::finish) join its line.
+  void add_events(const std::vector<PersonEvent>& events) {
+    if (pending_) pending_->events.insert(pending_->events.end(), events.begin(), events.end());
+  }
+  void flush() {
+    if (pending_ && out_ != nullptr) out_->write(to_json(pending_->result, pending_->info, {}, pending_->events));
+    pending_.reset();
+  }
+
+ private:
+  struct Pending {
+    FrameResult result;
+    FrameInfo info;
+    std::vector<PersonEvent> events;
+  };
+  video::JsonLinesWriter* out_;
+  std::optional<Pending> pending_;
 };
 
 /// The built-in demo: sample images installed from Debian packages by scripts/setup.sh.
@@ -138,7 +168,8 @@ void write_summary(const std::string& path, const app::RunSummary& summary, cons
 }
 
 int run_run(const RunOptions& options, const app::ConfigOptions& config_options) {
-  const Config config = app::resolve_config(config_options);
+  Config config = app::resolve_config(config_options);
+  app::apply_people_options(options.people, config);
 
   // Source and outputs first: refuse bad paths before loading models or writing anything.
   const bool demo = options.source.empty();
@@ -194,6 +225,9 @@ int run_run(const RunOptions& options, const app::ConfigOptions& config_options)
 
   const StopSignals signals;
   app::RunSummary summary;
+  summary.tracked = tracking.tracking();
+  JsonLines lines(json.get());
+  const app::Stopwatch run_clock;
   std::optional<std::int64_t> total = source->frame_count();
   if (total && options.max_frames > 0 && *total > options.max_frames) total = options.max_frames;
   app::Progress progress(total, options.progress);
@@ -241,7 +275,7 @@ int run_run(const RunOptions& options, const app::ConfigOptions& config_options)
 
     watch.restart();
     if (sink) sink->write(frame, frame.bgr);
-    if (json) json->write(to_json(result, info));
+    if (json) lines.add(result, info, tracking.events());
     summary.add_time(app::Stage::encode, watch.elapsed_ms());
 
     if (options.show) {
@@ -254,6 +288,9 @@ int run_run(const RunOptions& options, const app::ConfigOptions& config_options)
   if (live) live->stop();
   pipeline.stop();
   progress.finish();
+  tracking.finish();  // people still in view end with the run
+  lines.add_events(tracking.events());
+  lines.flush();
 
   if (sink) {
     sink->close();  // drains the queue; a write error of the writer thread is thrown here (exit 5, naming the file)
@@ -261,6 +298,7 @@ int run_run(const RunOptions& options, const app::ConfigOptions& config_options)
     summary.stage_total_ms[static_cast<std::size_t>(app::Stage::encode)] += sink->stats().write_ms;
   }
   if (json) json->flush();
+  summary.wall_s = run_clock.elapsed_ms() / 1000.0;
   if (options.show) cv::destroyAllWindows();
 
   if (failure) std::fprintf(stderr, "error: %s\n", failure->c_str());
@@ -325,9 +363,11 @@ void add_run_command(CLI::App& app, CommandContext& context) {
       ->check(CLI::PositiveNumber)
       ->type_name("N");
   run->add_option("--summary", options->summary,
-                  "Write the end-of-run summary (people per label, compliance, face-frames, timings) as JSON to FILE")
+                  "Write the end-of-run summary (people per label, mask removals, alerts, compliance, face-frames, "
+                  "timings, fps) as JSON to FILE")
       ->type_name("FILE");
   run->add_flag("--progress", options->progress, "Show progress on stderr even when it is not a terminal");
+  app::add_people_options(*run, options->people);
   run->add_option("--max-retries", options->max_retries,
                   "Live sources (camera, stream URL): reopen attempts per outage, 1 s doubling to 30 s apart, "
                   "before giving up with exit 5 (-1: forever; files are never retried)")

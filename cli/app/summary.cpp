@@ -23,7 +23,9 @@ std::string_view to_string(Stage stage) noexcept {
 
 void RunSummary::add_result(const FrameResult& result) {
   ++frames;
-  for (const Face& face : result.faces) ++faces_per_label.at(static_cast<std::size_t>(face.label));
+  for (const Face& face : result.faces) {
+    if (!tracked || face.counted) ++faces_per_label.at(static_cast<std::size_t>(face.label));
+  }
   add_time(Stage::detect, result.times.detect_ms);
   add_time(Stage::classify, result.times.classify_ms);
 }
@@ -46,6 +48,8 @@ std::optional<double> RunSummary::compliance() const noexcept {
   return static_cast<double>(faces_per_label[static_cast<std::size_t>(MaskLabel::mask)]) / static_cast<double>(total);
 }
 
+double RunSummary::fps() const noexcept { return wall_s > 0.0 ? static_cast<double>(frames) / wall_s : 0.0; }
+
 double RunSummary::mean_ms(Stage stage) const noexcept {
   const auto i = static_cast<std::size_t>(stage);
   return stage_count[i] == 0 ? 0.0 : stage_total_ms[i] / static_cast<double>(stage_count[i]);
@@ -54,14 +58,23 @@ double RunSummary::mean_ms(Stage stage) const noexcept {
 std::string RunSummary::format() const {
   std::string text = fmt::format("summary: frames {}, unreadable {}\n", frames, unreadable);
   if (people) {
-    text += fmt::format("summary: people {} ({} {}, {} {}, {} {})", people->total, to_string(MaskLabel::mask),
-                        people->per_label[0], to_string(MaskLabel::no_mask), people->per_label[1],
-                        to_string(MaskLabel::incorrect), people->per_label[2]);
-    if (people->total > 0) {
-      text += fmt::format(", compliance {:.1f}% (masked people / people)\n", people->compliance() * 100.0);
+    const PeopleSummary& p = *people;
+    text += fmt::format("summary: people {} ({} {}, {} {}, {} {})", p.total, to_string(MaskLabel::mask), p.longest[0],
+                        to_string(MaskLabel::no_mask), p.longest[1], to_string(MaskLabel::incorrect), p.longest[2]);
+    if (p.total > 0) {
+      text += fmt::format(", compliance {:.1f}% (masked people / people, by the label each held longest)\n",
+                          p.compliance() * 100.0);
     } else {
       text += ", compliance n/a\n";
     }
+    const std::int64_t alerts = p.alerts[0] + p.alerts[1] + p.alerts[2];
+    const std::int64_t rejected = p.rejected_score + p.rejected_size + p.rejected_stationary + p.rejected_short;
+    text += fmt::format(
+        "summary: mask removals {}; alerts {} ({} {}, {} {}, {} {}); tracks not counted {} (weak {}, small {}, "
+        "stationary {}, brief {})\n",
+        p.mask_removals, alerts, to_string(MaskLabel::mask), p.alerts[0], to_string(MaskLabel::no_mask), p.alerts[1],
+        to_string(MaskLabel::incorrect), p.alerts[2], rejected, p.rejected_score, p.rejected_size,
+        p.rejected_stationary, p.rejected_short);
   }
   text += fmt::format("summary: face-frames {} ({} {}, {} {}, {} {})", faces(), to_string(MaskLabel::mask),
                       faces_per_label[0], to_string(MaskLabel::no_mask), faces_per_label[1],
@@ -77,6 +90,8 @@ std::string RunSummary::format() const {
     text += fmt::format("{} {} {:.2f}", i == 0 ? "" : ",", to_string(stage), mean_ms(stage));
   }
   text += '\n';
+  if (wall_s > 0.0)
+    text += fmt::format("summary: {} frames in {:.2f} s: {:.1f} fps (wall clock)\n", frames, wall_s, fps());
   return text;
 }
 
@@ -90,11 +105,20 @@ nlohmann::ordered_json RunSummary::to_json() const {
   };
   nlohmann::ordered_json j;
   if (people) {
-    j["people"] = counts(people->total, people->per_label);
-    j["compliance"] = people->total > 0 ? nlohmann::ordered_json(people->compliance()) : nlohmann::ordered_json();
+    const PeopleSummary& p = *people;
+    j["people"] = counts(p.total, p.longest);
+    j["compliance"] = p.total > 0 ? nlohmann::ordered_json(p.compliance()) : nlohmann::ordered_json();
+    j["people_by_vote"] = counts(p.total, p.vote);
+    j["mask_removals"] = p.mask_removals;
+    j["alerts"] = counts(p.alerts[0] + p.alerts[1] + p.alerts[2], p.alerts);
+    j["not_counted"] = {{"total", p.rejected_score + p.rejected_size + p.rejected_stationary + p.rejected_short},
+                        {"weak", p.rejected_score},
+                        {"small", p.rejected_size},
+                        {"stationary", p.rejected_stationary},
+                        {"brief", p.rejected_short}};
   } else {
-    j["people"] = nullptr;
-    j["compliance"] = nullptr;
+    for (const char* key : {"people", "compliance", "people_by_vote", "mask_removals", "alerts", "not_counted"})
+      j[key] = nullptr;
   }
   j["frames"] = frames;
   j["unreadable"] = unreadable;
@@ -107,6 +131,8 @@ nlohmann::ordered_json RunSummary::to_json() const {
     ms[std::string(to_string(stage))] = mean_ms(stage);
   }
   j["mean_ms"] = std::move(ms);
+  j["wall_s"] = wall_s;
+  j["fps"] = fps();
   return j;
 }
 

@@ -37,13 +37,23 @@ FrameResult RunTracking::process(const video::Frame& frame, FrameInfo& info) {
     t = static_cast<double>(frame.index) / fps_;
   }
   info.t = t;
+  last_t_ = t;
   if (live_) info.time = iso8601_utc(std::chrono::system_clock::now());
   return detector_.track(frame.bgr, t);
 }
 
-std::optional<PeopleCount> RunTracking::people() const {
+const std::vector<PersonEvent>& RunTracking::events() const {
+  static const std::vector<PersonEvent> none;
+  return tracking_ ? detector_.people().events() : none;
+}
+
+void RunTracking::finish() {
+  if (tracking_) detector_.end_tracking(last_t_);
+}
+
+std::optional<PeopleSummary> RunTracking::people() const {
   if (!tracking_) return std::nullopt;
-  return detector_.tracker().count();
+  return detector_.people().summary();
 }
 
 std::string iso8601_utc(std::chrono::system_clock::time_point tp) {

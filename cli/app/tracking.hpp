@@ -7,7 +7,7 @@
 
 #include "maskdetect/detector.hpp"
 #include "maskdetect/json.hpp"
-#include "maskdetect/tracker.hpp"
+#include "maskdetect/people.hpp"
 #include "maskdetect/video/frame_source.hpp"
 
 namespace maskdetect::app {
@@ -23,14 +23,19 @@ class RunTracking {
   [[nodiscard]] FrameResult process(const video::Frame& frame, FrameInfo& info);
 
   [[nodiscard]] bool tracking() const noexcept { return tracking_; }
-  /// People counted so far; empty when not tracking.
-  [[nodiscard]] std::optional<PeopleCount> people() const;
+  /// The person events (people.hpp) the latest process() or finish() raised; empty when not tracking.
+  [[nodiscard]] const std::vector<PersonEvent>& events() const;
+  /// The end of the run: everyone still tracked ends (their `ended` events in events()). Not tracking: nothing.
+  void finish();
+  /// People so far (by the label each held longest, removals, alerts); empty when not tracking.
+  [[nodiscard]] std::optional<PeopleSummary> people() const;
 
  private:
   Detector& detector_;
   bool tracking_ = false;
   bool live_ = false;
   double fps_ = 0.0;
+  double last_t_ = 0.0;
   std::optional<std::chrono::steady_clock::time_point> start_;
 };
 

@@ -1,6 +1,7 @@
 // Config: defaults, presets, YAML loading and the one place values are validated.
 #include "maskdetect/config.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <optional>
@@ -68,6 +69,43 @@ std::string key_of(std::string_view origin, const YAML::Node& key_node, std::str
   return key;
 }
 
+/// The first bad value of the people section: (key, what is wrong).
+std::optional<std::pair<std::string, std::string>> people_problem(const PeopleConfig& p) {
+  const auto fraction = [](float v) { return std::isfinite(v) && v >= 0.0f && v <= 1.0f; };
+  const auto seconds = [](double v, double hi) { return std::isfinite(v) && v >= 0.0 && v <= hi; };
+  if (!fraction(p.min_score)) return std::pair{"people.min_score", fmt::format("{} is not in [0, 1]", p.min_score)};
+  if (p.threshold && !fraction(*p.threshold))
+    return std::pair{"people.threshold", fmt::format("{} is not in [0, 1] (or auto)", *p.threshold)};
+  if (!seconds(p.confirm_s, 3600.0))
+    return std::pair{"people.confirm_s", fmt::format("{} is not in [0, 3600] seconds", p.confirm_s)};
+  if (!std::isfinite(p.min_face_px) || p.min_face_px < 0.0f || p.min_face_px > 10000.0f)
+    return std::pair{"people.min_face_px", fmt::format("{} is not in [0, 10000] pixels", p.min_face_px)};
+  if (!std::isfinite(p.stationary_tolerance) || p.stationary_tolerance <= 0.0f || p.stationary_tolerance > 1.0f)
+    return std::pair{"people.stationary_tolerance", fmt::format("{} is not in (0, 1]", p.stationary_tolerance)};
+  if (!seconds(p.stationary_s, 86400.0))
+    return std::pair{"people.stationary_s", fmt::format("{} is not in [0, 86400] seconds (0: off)", p.stationary_s)};
+  for (std::size_t i = 0; i < p.ignore_zones.size(); ++i) {
+    const Zone& zone = p.ignore_zones[i];
+    if (zone.size() < 3)
+      return std::pair{"people.ignore_zones",
+                       fmt::format("zone {} has {} point(s); a zone needs at least 3", i + 1, zone.size())};
+    for (const cv::Point2f& point : zone) {
+      if (!fraction(point.x) || !fraction(point.y))
+        return std::pair{"people.ignore_zones",
+                         fmt::format("zone {}: point ({}, {}) is not in [0, 1] x [0, 1]", i + 1, point.x, point.y)};
+    }
+  }
+  if (!seconds(p.state_hold_s, 3600.0))
+    return std::pair{"people.state_hold_s", fmt::format("{} is not in [0, 3600] seconds", p.state_hold_s)};
+  if (!seconds(p.state_smoothing_s, 60.0))
+    return std::pair{"people.state_smoothing_s", fmt::format("{} is not in [0, 60] seconds", p.state_smoothing_s)};
+  if (!seconds(p.alerts.min_seen_s, 86400.0))
+    return std::pair{"people.alerts.min_seen_s", fmt::format("{} is not in [0, 86400] seconds", p.alerts.min_seen_s)};
+  if (!seconds(p.alerts.cooldown_s, 86400.0))
+    return std::pair{"people.alerts.cooldown_s", fmt::format("{} is not in [0, 86400] seconds", p.alerts.cooldown_s)};
+  return std::nullopt;
+}
+
 /// The first bad value of a config: (key, what is wrong).
 std::optional<std::pair<std::string, std::string>> first_problem(const Config& config) {
   const auto& d = config.detector;
@@ -105,7 +143,7 @@ std::optional<std::pair<std::string, std::string>> first_problem(const Config& c
   }
   if (config.threads < 0 || config.threads > 256)
     return std::pair{"threads", fmt::format("{} is not in 0..256", config.threads)};
-  return std::nullopt;
+  return people_problem(config.people);
 }
 
 /// The node of a dotted key ("detector.tiles") in a parsed config; std::nullopt when the file lacks it.
@@ -185,11 +223,146 @@ void apply_classifier(std::string_view origin, const YAML::Node& map, Classifier
   }
 }
 
+/// A zone in a config file: the text form of parse_zone, or a list of [x, y] pairs.
+Zone read_zone(std::string_view origin, const YAML::Node& node, std::string_view key) {
+  if (node.IsScalar()) {
+    try {
+      return parse_zone(node.Scalar());
+    } catch (const Error& e) {
+      config_error(origin, node, key, e.what());
+    }
+  }
+  if (!node.IsSequence())
+    config_error(origin, node, key, "expected a zone: \"x,y, x,y, x,y, ...\" or a list of [x, y] pairs");
+  Zone zone;
+  for (const auto& point : node) {
+    if (!point.IsSequence() || point.size() != 2)
+      config_error(origin, point, key, "expected a point [x, y] (normalised coordinates in [0, 1])");
+    const auto x = read_value<float>(origin, point[0], key, "a number in [0, 1]");
+    const auto y = read_value<float>(origin, point[1], key, "a number in [0, 1]");
+    if (!(x >= 0.0f && x <= 1.0f && y >= 0.0f && y <= 1.0f))
+      config_error(origin, point, key, fmt::format("point [{}, {}] is not in [0, 1] x [0, 1]", x, y));
+    zone.emplace_back(x, y);
+  }
+  if (zone.size() < 3)
+    config_error(origin, node, key, fmt::format("a zone needs at least 3 points, got {}", zone.size()));
+  return zone;
+}
+
+MaskLabel read_label(std::string_view origin, const YAML::Node& node, std::string_view key) {
+  const auto name = read_value<std::string>(origin, node, key, "a label");
+  const auto label = parse_label(name);
+  if (!label)
+    config_error(origin, node, key, fmt::format("unknown label '{}' (expected mask, no_mask or incorrect)", name));
+  return *label;
+}
+
+void apply_alerts(std::string_view origin, const YAML::Node& map, AlertConfig& a) {
+  expect_map(origin, map, "people.alerts");
+  std::set<std::string> seen;
+  for (const auto& item : map) {
+    const auto key = key_of(origin, item.first, "people.alerts.", seen);
+    const auto full = "people.alerts." + key;
+    const YAML::Node& v = item.second;
+    if (key == "labels") {
+      if (!v.IsSequence()) config_error(origin, v, full, "expected a list of labels, e.g. [no_mask, incorrect]");
+      a.labels.fill(false);
+      for (const auto& label : v) a.labels[static_cast<std::size_t>(read_label(origin, label, full))] = true;
+    } else if (key == "min_seen_s") {
+      a.min_seen_s = read_value<double>(origin, v, full, "a number of seconds");
+    } else if (key == "cooldown_s") {
+      a.cooldown_s = read_value<double>(origin, v, full, "a number of seconds");
+    } else {
+      config_error(origin, item.first, full, "unknown key (known: labels, min_seen_s, cooldown_s)");
+    }
+  }
+}
+
+void apply_people(std::string_view origin, const YAML::Node& map, PeopleConfig& p) {
+  expect_map(origin, map, "people");
+  std::set<std::string> seen;
+  for (const auto& item : map) {
+    const auto key = key_of(origin, item.first, "people.", seen);
+    const auto full = "people." + key;
+    const YAML::Node& v = item.second;
+    if (key == "min_score")
+      p.min_score = read_value<float>(origin, v, full, "a number");
+    else if (key == "threshold") {
+      if (v.IsScalar() && v.Scalar() == "auto")
+        p.threshold.reset();
+      else
+        p.threshold = read_value<float>(origin, v, full, "a number or auto");
+    } else if (key == "confirm_s")
+      p.confirm_s = read_value<double>(origin, v, full, "a number of seconds");
+    else if (key == "min_face_px")
+      p.min_face_px = read_value<float>(origin, v, full, "a number of pixels");
+    else if (key == "stationary_tolerance")
+      p.stationary_tolerance = read_value<float>(origin, v, full, "a number");
+    else if (key == "stationary_s")
+      p.stationary_s = read_value<double>(origin, v, full, "a number of seconds");
+    else if (key == "count_stationary")
+      p.count_stationary = read_value<bool>(origin, v, full, "true or false");
+    else if (key == "ignore_zones") {
+      if (!v.IsSequence()) config_error(origin, v, full, "expected a list of zones");
+      p.ignore_zones.clear();
+      for (const auto& zone : v) p.ignore_zones.push_back(read_zone(origin, zone, full));
+    } else if (key == "state_hold_s")
+      p.state_hold_s = read_value<double>(origin, v, full, "a number of seconds");
+    else if (key == "state_smoothing_s")
+      p.state_smoothing_s = read_value<double>(origin, v, full, "a number of seconds");
+    else if (key == "alerts")
+      apply_alerts(origin, v, p.alerts);
+    else
+      config_error(origin, item.first, full,
+                   "unknown key (known: min_score, threshold, confirm_s, min_face_px, stationary_tolerance, "
+                   "stationary_s, count_stationary, ignore_zones, state_hold_s, state_smoothing_s, alerts)");
+  }
+}
+
 [[noreturn]] void invalid(std::string_view key, std::string_view what) {
   throw Error(Errc::invalid_config, fmt::format("config key '{}': {}", key, what));
 }
 
 }  // namespace
+
+Zone parse_zone(std::string_view text) {
+  auto bad = [text](std::string_view what) {
+    throw Error(Errc::invalid_config, fmt::format("ignore zone '{}': {}", text, what));
+  };
+  std::vector<float> values;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    std::string part(text.substr(start, comma - start));
+    std::erase_if(part, [](char c) { return c == ' ' || c == '\t'; });
+    if (part.empty())
+      bad(fmt::format("value {} is empty (expected comma-separated x,y pairs, e.g. \"0.7,0, 1,0, 1,0.3\")",
+                      values.size() + 1));
+    float value = 0.0f;
+    std::size_t used = 0;
+    try {
+      value = std::stof(part, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != part.size()) bad(fmt::format("'{}' is not a number", part));
+    if (!(value >= 0.0f && value <= 1.0f))
+      bad(fmt::format("{} is not in [0, 1] (coordinates are fractions of the frame's width and height)", part));
+    values.push_back(value);
+    start = comma + 1;
+  }
+  if (values.size() % 2 != 0) bad(fmt::format("{} values: expected x,y pairs (an even count)", values.size()));
+  if (values.size() < 6) bad(fmt::format("{} point(s): a zone needs at least 3", values.size() / 2));
+  Zone zone;
+  for (std::size_t i = 0; i < values.size(); i += 2) zone.emplace_back(values[i], values[i + 1]);
+  return zone;
+}
+
+std::string to_string(const Zone& zone) {
+  std::string text;
+  for (const cv::Point2f& p : zone) text += fmt::format("{}{},{}", text.empty() ? "" : ", ", p.x, p.y);
+  return text;
+}
 
 std::string_view to_string(DetectorBackend backend) noexcept {
   return kBackendNames[static_cast<std::size_t>(backend)];
@@ -352,8 +525,10 @@ Config parse_config(std::string_view yaml, std::string_view origin, const Config
       apply_classifier(origin, item.second, config.classifier, base_dir);
     else if (key == "threads")
       config.threads = read_value<int>(origin, item.second, key, "an integer");
+    else if (key == "people")
+      apply_people(origin, item.second, config.people);
     else
-      config_error(origin, item.first, key, "unknown key (known: detector, classifier, threads)");
+      config_error(origin, item.first, key, "unknown key (known: detector, classifier, people, threads)");
   }
   if (const auto problem = first_problem(config)) {
     const auto& [key, what] = *problem;
@@ -400,6 +575,34 @@ std::string to_yaml(const Config& config) {
   out << YAML::EndMap;
   out << YAML::Key << "classifier" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "card" << YAML::Value << config.classifier.card;
+  out << YAML::EndMap;
+  const PeopleConfig& p = config.people;
+  out << YAML::Key << "people" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "min_score" << YAML::Value << p.min_score;
+  if (p.threshold) {
+    out << YAML::Key << "threshold" << YAML::Value << *p.threshold;
+  } else {
+    out << YAML::Key << "threshold" << YAML::Value << "auto";
+  }
+  out << YAML::Key << "confirm_s" << YAML::Value << p.confirm_s;
+  out << YAML::Key << "min_face_px" << YAML::Value << p.min_face_px;
+  out << YAML::Key << "stationary_tolerance" << YAML::Value << p.stationary_tolerance;
+  out << YAML::Key << "stationary_s" << YAML::Value << p.stationary_s;
+  out << YAML::Key << "count_stationary" << YAML::Value << p.count_stationary;
+  out << YAML::Key << "ignore_zones" << YAML::Value << YAML::BeginSeq;
+  for (const Zone& zone : p.ignore_zones) out << to_string(zone);
+  out << YAML::EndSeq;
+  out << YAML::Key << "state_hold_s" << YAML::Value << p.state_hold_s;
+  out << YAML::Key << "state_smoothing_s" << YAML::Value << p.state_smoothing_s;
+  out << YAML::Key << "alerts" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "labels" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+  for (const MaskLabel label : kAllLabels) {
+    if (p.alerts.labels[static_cast<std::size_t>(label)]) out << std::string(to_string(label));
+  }
+  out << YAML::EndSeq;
+  out << YAML::Key << "min_seen_s" << YAML::Value << p.alerts.min_seen_s;
+  out << YAML::Key << "cooldown_s" << YAML::Value << p.alerts.cooldown_s;
+  out << YAML::EndMap;
   out << YAML::EndMap;
   out << YAML::Key << "threads" << YAML::Value << config.threads;
   out << YAML::EndMap;

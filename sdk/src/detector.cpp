@@ -98,8 +98,22 @@ struct Detector::Impl {
   std::vector<cv::Rect2f> boxes;  // reused between frames
   TrackingOptions tracking;
   Tracker tracker;
+  People people;
   std::int64_t tracked_frames = 0;
-  std::unordered_map<std::int64_t, FaceTemplate> templates;  // by track id
+  std::int64_t tracks_since_reset = 0;  // the largest Track::id since the tracker was last restarted
+  std::unordered_map<std::int64_t, FaceTemplate> templates;  // by the tracker's track id
+
+  /// The tracker keeps every track that ended (Tracker::people()): on a long-running source it is restarted
+  /// now and then, when it tracks nobody (People follow tracks by Track::key, which is never reused).
+  void bound_tracker() {
+    for (const Track& track : tracker.tracks()) tracks_since_reset = std::max(tracks_since_reset, track.id);
+    if (tracks_since_reset >= kTracksPerTracker && tracker.tracks().empty()) {
+      tracker.reset();
+      tracks_since_reset = 0;
+      templates.clear();
+    }
+  }
+  static constexpr std::int64_t kTracksPerTracker = 1024;
 
   /// Classifies `found` (boxes of `bgr`) into result.faces, timing it.
   void classify(const cv::Mat& bgr, std::vector<FaceBox>& found, FrameResult& result) {
@@ -134,6 +148,7 @@ Detector::Detector(const Config& config) : impl_(std::make_unique<Impl>()) {
   if (config.threads > 0) set_inference_threads(config.threads);
   impl_->faces = FaceDetector::create(config.detector);
   impl_->classifier = MaskClassifier::create(config.classifier);
+  impl_->people = People(people_config(config));
 }
 
 Detector::~Detector() = default;
@@ -197,17 +212,20 @@ FrameResult Detector::track(const cv::Mat& bgr, double t) {
     impl.faces->set_score_threshold(threshold);
     const auto start = Clock::now();
     impl.tracker.update(result.faces, t, bgr);
-    std::erase_if(result.faces, [threshold](const Face& f) { return f.track_id < 0 && f.face_score < threshold; });
     if (impl.tracking.refine && impl.tracking.detect_every > 1) {
       std::erase_if(impl.templates, [&impl](const auto& entry) {
         return std::none_of(impl.tracker.tracks().begin(), impl.tracker.tracks().end(),
                             [&entry](const Track& track) { return track.id == entry.first; });
       });
-      for (const Face& face : result.faces) {
-        if (face.track_id < 0) continue;
-        if (auto made = make_template(bgr, face.box)) impl.templates[face.track_id] = std::move(*made);
+      for (const Track& track : impl.tracker.tracks()) {
+        if (!track.confirmed || track.matched_face < 0) continue;
+        const Face& face = result.faces.at(static_cast<std::size_t>(track.matched_face));
+        if (auto made = make_template(bgr, face.box)) impl.templates[track.id] = std::move(*made);
       }
     }
+    impl.people.update(impl.tracker, result.faces, t, bgr.size(), impl.tracking.keep_frames ? bgr : cv::Mat());
+    std::erase_if(result.faces, [threshold](const Face& f) { return f.track_id < 0 && f.face_score < threshold; });
+    impl.bound_tracker();
     result.times.detect_ms += ms_since(start);
     return result;
   }
@@ -233,8 +251,21 @@ FrameResult Detector::track(const cv::Mat& bgr, double t) {
       }
     }
   }
+  impl.people.update_predicted(impl.tracker, result.faces, t);
+  const float threshold = impl.config.detector.score_threshold;
+  std::erase_if(result.faces, [threshold](const Face& f) { return f.track_id < 0 && f.face_score < threshold; });
+  impl.bound_tracker();
   result.times.detect_ms = ms_since(start);
   return result;
+}
+
+void Detector::end_tracking(double t) {
+  Impl& state = impl();
+  state.people.finish(t);
+  state.tracker = Tracker(state.tracking.tracker);
+  state.tracks_since_reset = 0;
+  state.tracked_frames = 0;
+  state.templates.clear();
 }
 
 void Detector::set_tracking(const TrackingOptions& options) {
@@ -243,12 +274,15 @@ void Detector::set_tracking(const TrackingOptions& options) {
                 fmt::format("tracking option 'detect_every' = {}: must be at least 1", options.detect_every));
   Impl& state = impl();
   state.tracker = Tracker(options.tracker);
+  state.people = People(people_config(state.config), options.keep_frames);
+  state.tracks_since_reset = 0;
   state.tracking = options;
   state.tracked_frames = 0;
   state.templates.clear();
 }
 
 const Tracker& Detector::tracker() const { return impl().tracker; }
+const People& Detector::people() const { return impl().people; }
 
 void Detector::set_face_threshold(float threshold) {
   Impl& self = impl();

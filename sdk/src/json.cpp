@@ -42,6 +42,65 @@ int side(const nlohmann::json& j, std::string_view origin, std::string_view fiel
 
 }  // namespace
 
+namespace {
+
+nlohmann::ordered_json box_json(const cv::Rect2f& box) {
+  return {round_to(box.x, 100), round_to(box.y, 100), round_to(box.width, 100), round_to(box.height, 100)};
+}
+
+nlohmann::ordered_json event_object(const PersonEvent& e) {
+  const Person& p = e.person;
+  nlohmann::ordered_json j;
+  j["event"] = std::string(to_string(e.kind));
+  j["t"] = round_to(e.t, 1000);
+  j["person_id"] = p.id;
+  j["label"] = std::string(to_string(e.label));
+  if (e.previous_state) j["previous_state"] = std::string(to_string(*e.previous_state));
+  if (e.kind == PersonEventKind::alert) j["mask_removed"] = e.mask_removed;
+  j["state"] = std::string(to_string(p.state));
+  j["state_since"] = round_to(p.state_since, 1000);
+  j["box"] = box_json(p.box);
+  j["box_t"] = round_to(p.box_t, 1000);
+  j["width"] = p.frame_size.width;
+  j["height"] = p.frame_size.height;
+  j["first_seen"] = round_to(p.first_seen, 1000);
+  j["last_seen"] = round_to(p.last_seen, 1000);
+  j["seen_s"] = round_to(p.seen_s(), 1000);
+  j["median_face_score"] = round_to(p.median_face_score, 1e4);
+  j["face_px"] = round_to(p.face_px, 100);
+  j["stationary"] = p.stationary;
+  j["vote"] = std::string(to_string(p.vote));
+  j["vote_confidence"] = round_to(p.vote_confidence, 1e4);
+  nlohmann::ordered_json seconds;
+  for (MaskLabel label : kAllLabels)
+    seconds[std::string(to_string(label))] = round_to(p.seconds[static_cast<std::size_t>(label)], 1000);
+  j["seconds"] = seconds;
+  j["longest"] = std::string(to_string(p.longest()));
+  j["mask_removals"] = p.mask_removals;
+  if (e.kind == PersonEventKind::ended) {
+    auto spans = nlohmann::ordered_json::array();
+    for (const StateSpan& span : e.states)
+      spans.push_back({round_to(span.start, 1000), round_to(span.end, 1000), std::string(to_string(span.state))});
+    j["states"] = std::move(spans);
+  }
+  return j;
+}
+
+}  // namespace
+
+std::string to_json(const PersonEvent& event) { return event_object(event).dump(); }
+
+std::string to_json(const FrameResult& result, const FrameInfo& info, const JsonOptions& options,
+                    const std::vector<PersonEvent>& events) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::parse(to_json(result, info, options));
+  if (!events.empty()) {
+    auto list = nlohmann::ordered_json::array();
+    for (const PersonEvent& e : events) list.push_back(event_object(e));
+    j["events"] = std::move(list);
+  }
+  return j.dump();
+}
+
 std::string to_json(const FrameResult& result, const FrameInfo& info, const JsonOptions& options) {
   nlohmann::ordered_json j;
   if (info.image) j["image"] = *info.image;
@@ -61,6 +120,7 @@ std::string to_json(const FrameResult& result, const FrameInfo& info, const Json
     // What `maskdetect eval` ranks by, and what other evaluators (COCO tools) should rank by.
     f["confidence"] = round_to(static_cast<double>(face.face_score) * static_cast<double>(face.score), 1e4);
     if (face.track_id >= 0) f["track_id"] = face.track_id;
+    if (face.person_state) f["person_state"] = std::string(to_string(*face.person_state));
     nlohmann::ordered_json probs;
     for (MaskLabel label : kAllLabels)
       probs[std::string(to_string(label))] = round_to(face.probs[static_cast<std::size_t>(label)], 1e4);
@@ -157,6 +217,12 @@ FrameRecord frame_from_json(std::string_view json, std::string_view origin) {
       if (!it->is_number_integer() || it->get<std::int64_t>() < 0)
         json_error(origin, where + ".track_id must be a non-negative integer");
       face.track_id = it->get<std::int64_t>();
+    }
+    if (auto it = f.find("person_state"); it != f.end()) {
+      const auto state = it->is_string() ? parse_label(it->get<std::string>()) : std::nullopt;
+      if (!state) json_error(origin, where + ".person_state must be mask, no_mask or incorrect");
+      face.person_state = state;
+      face.counted = true;
     }
     if (auto it = f.find("landmarks"); it != f.end() && it->is_array()) {
       for (const auto& p : *it) {

@@ -275,6 +275,7 @@ void Tracker::update(std::vector<Face>& faces, double t, const cv::Mat& bgr) {
   // 3. Matched tracks take their face; unmatched ones lose a frame (tentative ones end at once).
   for (std::size_t i = 0; i < tracks_.size(); ++i) {
     Track& track = tracks_[i];
+    track.matched_face = track_face[i];
     if (track_face[i] < 0) {
       ++track.lost_frames;
       hit_streak_[i] = 0;
@@ -314,6 +315,8 @@ void Tracker::update(std::vector<Face>& faces, double t, const cv::Mat& bgr) {
   // 4. Unmatched high-score faces start tentative tracks.
   for (const std::size_t j : new_faces) {
     Track track;
+    track.key = next_key_++;
+    track.matched_face = static_cast<int>(j);
     track.box = faces[j].box;
     track.first_seen = t;
     track.last_seen = t;
@@ -378,6 +381,7 @@ std::vector<Face> Tracker::predict() {
     Filter& k = filters_[i];
     Track& track = tracks_[i];
     const bool was_current = hit_streak_[i] > 0;
+    track.matched_face = -1;
     predict_ahead(k, track.lost_frames > 0);
     track.box = box_of(k.mean);
     track.velocity = {k.mean(4), k.mean(5)};

@@ -2,6 +2,9 @@
 // (../shared/datasets/classifier, see its README) pasted onto a generated background and moved along scripted
 // paths, with the ground truth of every frame. Nothing is written to the source tree.
 //
+// make_people_scenario (a mask removal and a poster) and make_masked_scenario (everyone masked, a masked poster)
+// are described where they are defined; truth_json() gives any clip's ground truth as `eval --video` reads it.
+//
 // The scenario (make_scenario): 640x480, 150 frames at 25 fps, five visits by four people:
 //   1 "mask"      walks left to right along the top;
 //   2 "no_mask"   walks right to left 40 px lower, crossing person 1 (in front of it) near frame 75;
@@ -39,7 +42,8 @@ struct ClipFace {
 
 /// One person's path: pasted at `top_left(frame)` when visible.
 struct Actor {
-  int gt_id = 0;  ///< ground-truth identity (a visit: leaving for longer than max_lost_frames makes a new one)
+  int gt_id = 0;       ///< ground-truth identity (a visit: leaving for longer than max_lost_frames makes a new one)
+  bool person = true;  ///< false: a picture (a poster): pasted, but nobody of the ground truth
   ClipFace face;
   int size = 110;
   std::vector<std::optional<cv::Point>> top_left;  ///< per frame; nullopt: not in the picture
@@ -154,7 +158,7 @@ inline Clip render(const std::vector<Actor>& actors, int frames,
                            static_cast<float>(at->y) + actor.face.face.y * s, actor.face.face.width * s,
                            actor.face.face.height * s);
       const cv::Rect2f inside = box & cv::Rect2f(0.0f, 0.0f, 640.0f, 480.0f);
-      if (inside.area() < 0.6f * box.area()) continue;
+      if (inside.area() < 0.6f * box.area() || !actor.person) continue;
       // Actors later in the list are in front: drop an earlier face more than half covered by a later one.
       const cv::Rect2f pasted(dst);
       truth.erase(std::remove_if(truth.begin(), truth.end(),
@@ -177,6 +181,119 @@ inline Clip render(const std::vector<Actor>& actors, int frames,
     clip.truth.push_back(std::move(truth));
   }
   return clip;
+}
+
+/// A clip's ground truth in the format of ../shared/datasets/video/*.json (docs/tracking.md): each person's
+/// visible spans and state spans from the per-frame truth (a gap of one frame or more splits a span), the face
+/// height (median box height) as face_px.
+inline std::string truth_json(const Clip& clip, const std::string& name) {
+  struct Seen {
+    std::vector<std::pair<int, MaskLabel>> frames;
+    std::vector<float> heights;
+  };
+  std::map<int, Seen> seen;
+  for (std::size_t f = 0; f < clip.truth.size(); ++f) {
+    for (const GtBox& g : clip.truth[f]) {
+      seen[g.id].frames.emplace_back(static_cast<int>(f), g.label);
+      seen[g.id].heights.push_back(g.box.height);
+    }
+  }
+  auto t = [&clip](int frame) { return std::to_string(static_cast<double>(frame) / clip.fps); };
+  std::string out = "{\"clip\": \"" + name + "\", \"duration_s\": " + t(static_cast<int>(clip.frames.size())) +
+                    ", \"people_count\": " + std::to_string(seen.size()) + ", \"people\": [";
+  bool first_person = true;
+  for (auto& [id, s] : seen) {
+    std::string visible;
+    std::string states;
+    std::size_t a = 0;
+    for (std::size_t i = 1; i <= s.frames.size(); ++i) {
+      const bool cut = i == s.frames.size() || s.frames[i].first != s.frames[i - 1].first + 1;
+      const bool relabel = cut || s.frames[i].second != s.frames[i - 1].second;
+      if (relabel) {
+        states += std::string(states.empty() ? "" : ", ") + "[" + t(s.frames[a].first) + ", " +
+                  t(s.frames[i - 1].first + 1) + ", \"" + std::string(to_string(s.frames[a].second)) + "\"]";
+      }
+      if (cut) {
+        std::size_t v = a;
+        while (v > 0 && s.frames[v].first == s.frames[v - 1].first + 1) --v;
+        visible += std::string(visible.empty() ? "" : ", ") + "[" + t(s.frames[v].first) + ", " +
+                   t(s.frames[i - 1].first + 1) + "]";
+      }
+      if (relabel) a = i;
+    }
+    std::sort(s.heights.begin(), s.heights.end());
+    out += std::string(first_person ? "" : ", ") + "{\"id\": \"p" + std::to_string(id) + "\", \"visible\": [" +
+           visible + "], \"states\": [" + states +
+           "], \"face_px\": " + std::to_string(s.heights[s.heights.size() / 2]) + "}";
+    first_person = false;
+  }
+  return out + "]}";
+}
+
+/// The people scenario (issue 17), 8 s at `fps`: person 1 (masked) walks slowly along the top and takes the mask
+/// off from 3 s to 5 s (the face swapped for an unmasked one at the same place: the tracker follows the box);
+/// person 2 (masked) walks across the bottom; a poster of an unmasked face hangs still at the top right the
+/// whole time (not a person of the truth). Expected: 2 people, one mask removal raising one alert, no person on
+/// the poster.
+inline Clip make_people_scenario(Detector& detector, double fps = 25.0) {
+  const int size = 110;
+  const auto cls = classifier_dir();
+  const auto masked = pick_faces(detector, cls / "maskedfacenet_subset" / "correct_mask", MaskLabel::mask, 2, size);
+  const auto bare = pick_faces(detector, cls / "chandrikadeb7" / "without_mask", MaskLabel::no_mask, 2, size);
+  if (masked.size() < 2 || bare.size() < 2)
+    throw std::runtime_error("too few faces of the shared classifier sets are detected and classified correctly");
+  const int frames = static_cast<int>(std::lround(8.0 * fps));
+  const int off = static_cast<int>(std::lround(3.0 * fps));
+  const int on = static_cast<int>(std::lround(5.0 * fps));
+  auto actor = [&](int id, const ClipFace& face) {
+    Actor a;
+    a.gt_id = id;
+    a.face = face;
+    a.size = size;
+    a.top_left.assign(static_cast<std::size_t>(frames), std::nullopt);
+    return a;
+  };
+  Actor masked1 = actor(1, masked[0]);
+  walk(masked1, 0, frames - 1, {40, 60}, {260, 110});
+  Actor bare1 = actor(1, bare[0]);  // the same person, mask off: same path
+  bare1.top_left = masked1.top_left;
+  for (int f = 0; f < frames; ++f) {
+    auto& slot = (f >= off && f < on ? masked1 : bare1).top_left[static_cast<std::size_t>(f)];
+    slot.reset();
+  }
+  Actor second = actor(2, masked[1]);
+  walk(second, 0, frames - 1, {60, 330}, {470, 300});
+  Actor poster = actor(3, bare[1]);
+  poster.person = false;
+  walk(poster, 0, frames - 1, {480, 40}, {480, 40});
+  return render({poster, masked1, bare1, second}, frames, {}, fps);
+}
+
+/// Everyone masked, 6 s at 25 fps: two masked people walk, a poster of a masked face hangs still. Expected: 2
+/// people, no no_mask alert.
+inline Clip make_masked_scenario(Detector& detector) {
+  const int size = 110;
+  const auto masked =
+      pick_faces(detector, classifier_dir() / "maskedfacenet_subset" / "correct_mask", MaskLabel::mask, 3, size);
+  if (masked.size() < 3)
+    throw std::runtime_error("too few faces of the shared classifier sets are detected and classified correctly");
+  const int frames = 150;
+  auto actor = [&](int id, const ClipFace& face) {
+    Actor a;
+    a.gt_id = id;
+    a.face = face;
+    a.size = size;
+    a.top_left.assign(static_cast<std::size_t>(frames), std::nullopt);
+    return a;
+  };
+  Actor a = actor(1, masked[0]);
+  walk(a, 0, frames - 1, {30, 50}, {300, 90});
+  Actor b = actor(2, masked[1]);
+  walk(b, 10, frames - 1, {500, 320}, {150, 300});
+  Actor poster = actor(3, masked[2]);
+  poster.person = false;
+  walk(poster, 0, frames - 1, {470, 60}, {470, 60});
+  return render({poster, a, b}, frames, {});
 }
 
 /// The scenario described at the top of this file, with faces picked for `detector`. Throws

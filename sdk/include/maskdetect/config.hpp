@@ -1,10 +1,16 @@
 // maskdetect/config.hpp - every setting of the pipeline, with its default, and YAML loading.
 #pragma once
 
+#include <array>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <opencv2/core/types.hpp>
+
+#include "maskdetect/types.hpp"
 
 namespace maskdetect {
 
@@ -60,10 +66,69 @@ struct ClassifierConfig {
   std::string card;
 };
 
+/// A polygon in normalised frame coordinates (x right, y down, both in [0, 1]; at least 3 points), e.g. an
+/// ignore zone. Drawing code takes zones as they are (std::vector<std::vector<cv::Point2f>>).
+using Zone = std::vector<cv::Point2f>;
+
+/// Parses a zone from its text form: comma-separated x,y pairs of normalised coordinates, at least three points,
+/// e.g. "0.7,0, 1,0, 1,0.3, 0.7,0.3" (spaces are ignored; Frigate's relative-coordinate syntax). Throws
+/// Error(invalid_config) naming the text and what is wrong (an odd count, a value that is not a number or not in
+/// [0, 1], fewer than 3 points).
+[[nodiscard]] Zone parse_zone(std::string_view text);
+/// The text form of a zone ("x,y,x,y,...", what parse_zone reads back).
+[[nodiscard]] std::string to_string(const Zone& zone);
+
+/// When a counted person's state raises an alert (people.hpp).
+struct AlertConfig {
+  /// Which states raise an alert when a person's state becomes one of them and holds min_seen_s, indexed by
+  /// MaskLabel (config: a list of names). Default: no_mask and incorrect.
+  std::array<bool, kNumLabels> labels{false, true, true};
+  /// Seconds the state must have led (since the label began to lead) before the alert is raised.
+  double min_seen_s = 0.5;
+  /// No second alert of the same person, label and kind (mask removal or not) sooner than this, in seconds.
+  double cooldown_s = 30.0;
+};
+
+/// Who counts as a person, their state over time, and alerts: the rules of the people component (people.hpp,
+/// docs/tracking.md "People"). Times are in seconds of the video (they hold at any fps and detect_every). The
+/// evidence rules follow Frigate's object filters (min_score, threshold on the median score, a minimum size,
+/// masks).
+struct PeopleConfig {
+  /// Faces at or above this face_score are evidence: they may confirm a person. Weaker faces (down to the
+  /// tracker's low score) may continue a person, but never confirm one.
+  float min_score = 0.5f;
+  /// A track counts only when the median face_score of its matched faces (outside ignore zones) reaches this.
+  /// Empty ("auto"): person_threshold() of the detector back end (people.hpp): detectors score faces on
+  /// different scales (YuNet 0.75, BlazeFace back 0.3, measured in docs/tracking.md).
+  std::optional<float> threshold;
+  /// ... and its evidence faces span at least this many seconds (first to latest).
+  double confirm_s = 0.8;
+  /// ... and the median size of its faces (longer side of the box, pixels) is at least this.
+  float min_face_px = 28.0f;
+  /// A face has moved when the median of its latest 3 face centres is more than this x face size away from
+  /// where it started (the median of its first 3), or its size changed by more than this fraction.
+  float stationary_tolerance = 0.05f;
+  /// A track that has not moved for this many seconds is flagged stationary (a poster, a painting, a screen).
+  /// While the rule is on (> 0), a track must have moved to count, unless count_stationary. 0: rule off.
+  double stationary_s = 5.0;
+  /// Count faces that never moved as people (flagged stationary all the same).
+  bool count_stationary = false;
+  /// Faces whose centre lies in one of these polygons never start a person: they are no evidence (a person
+  /// counted elsewhere may walk through).
+  std::vector<Zone> ignore_zones;
+  /// Hysteresis: a label must lead a person's smoothed label for this many seconds before the state changes.
+  double state_hold_s = 0.5;
+  /// Time constant, in seconds, of the exponential smoothing of the class probabilities that decides which
+  /// label leads (0: each face's own label).
+  double state_smoothing_s = 0.25;
+  AlertConfig alerts;
+};
+
 /// All settings. Defaults work on a fresh install; `preset()` gives tuned starting points.
 struct Config {
   DetectorConfig detector;
   ClassifierConfig classifier;
+  PeopleConfig people;  ///< video with tracking: who counts as a person, states, alerts
   /// OpenCV threads for inference; 0 keeps OpenCV's default. PROCESS-WIDE: a Detector built with
   /// threads > 0 calls set_inference_threads(threads) (cv::setNumThreads), which changes every
   /// OpenCV call in the process, other Detectors included; the last one built wins. Leave it 0 in

@@ -8,6 +8,7 @@
 
 #include "maskdetect/config.hpp"
 #include "maskdetect/mask_classifier.hpp"
+#include "maskdetect/people.hpp"
 #include "maskdetect/tracker.hpp"
 #include "maskdetect/types.hpp"
 
@@ -24,6 +25,9 @@ struct TrackingOptions {
   /// Off by default: on the synthetic clip it costs MOTA and an identity switch at detect_every 3
   /// (docs/tracking.md); the Kalman prediction alone does better.
   bool refine = false;
+  /// People (people.hpp) keep the frame of each person's latest face for their events' snapshots (shared, not
+  /// copied): the caller must then pass frames it never writes into afterwards (e.g. a copy).
+  bool keep_frames = false;
 };
 /// Sets the number of threads OpenCV uses for inference (cv::setNumThreads) for the WHOLE PROCESS:
 /// every Detector, FaceDetector and MaskClassifier, and any other OpenCV code. `threads` 0 restores
@@ -57,20 +61,27 @@ class Detector {
   [[nodiscard]] FrameResult detect(const cv::Mat& bgr);
 
   /// One frame of a video with tracking (docs/tracking.md): detect() on detection frames (every
-  /// TrackingOptions::detect_every-th call, the first included), then the Detector's Tracker. Faces carry
-  /// `track_id` (-1 for a face not yet confirmed as a person). On detection frames the detector runs at the
-  /// tracker's low_score so that weak faces can continue tracks; faces under the configured threshold are kept
-  /// only when they continue a person. `t` is the frame time in seconds (for Track::first_seen/last_seen).
-  /// Throws Error(bad_input) as detect() does.
+  /// TrackingOptions::detect_every-th call, the first included), then the Detector's Tracker, then its People
+  /// (people.hpp, rules from Config::people). Faces of a counted person carry `track_id` (the person id),
+  /// `counted` and `person_state`; other faces have track_id -1 and counted false. On detection frames the
+  /// detector runs at the tracker's low_score so that weak faces can continue tracks; faces under the
+  /// configured threshold are kept only when they continue a person. `t` is the frame time in seconds, rising.
+  /// The person events this frame raised: people().events(). Throws Error(bad_input) as detect() does.
   [[nodiscard]] FrameResult track(const cv::Mat& bgr, double t);
 
-  /// Sets the tracking options and starts a new tracker (people are counted from 1 again). Throws
-  /// Error(invalid_config) for a bad option. Without a call, track() uses TrackingOptions{}.
+  /// Ends every person still tracked (the end of a stream, a camera outage): their `ended` events are in
+  /// people().events() afterwards. The next track() starts a new tracker; person ids continue.
+  void end_tracking(double t);
+
+  /// Sets the tracking options and starts a new tracker and new People (people are counted from 1 again).
+  /// Throws Error(invalid_config) for a bad option. Without a call, track() uses TrackingOptions{}.
   void set_tracking(const TrackingOptions& options);
 
-  /// The tracker behind track(): people seen so far, their votes and best crops.
+  /// The tracker behind track(): its tracks, votes and best crops. Counted people are in people().
   /// Throws Error(internal) on a moved-from Detector.
   [[nodiscard]] const Tracker& tracker() const;
+  /// The people behind track(): counted people, the events of the latest frame, the totals.
+  [[nodiscard]] const People& people() const;
   /// Mask decisions for faces another detector found: classifies `boxes` (pixels of `bgr`) in one batch
   /// and returns them as detect() would (descending FaceBox::score, times.detect_ms 0), ready for
   /// draw_results() and to_json(). The boxes are taken as given: no threshold, NMS or min_face_px.

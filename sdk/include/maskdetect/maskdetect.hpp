@@ -25,6 +25,7 @@
 #include "maskdetect/json.hpp"
 #include "maskdetect/mask_classifier.hpp"
 #include "maskdetect/models.hpp"
+#include "maskdetect/people.hpp"
 #include "maskdetect/tracker.hpp"
 #include "maskdetect/types.hpp"
 #include "maskdetect/version.hpp"

@@ -50,7 +50,13 @@ struct TrackerOptions {
 
 /// One tracked face: a person once confirmed.
 struct Track {
-  std::int64_t id = -1;          ///< person number, 1, 2, 3... in order of confirmation; -1 while tentative
+  std::int64_t id = -1;  ///< person number, 1, 2, 3... in order of confirmation; -1 while tentative
+  /// Unique per Tracker from the track's creation on, tentative tracks included (1, 2, 3...; never reused, not
+  /// even after reset()): what follows a track before it has an id (people.hpp).
+  std::int64_t key = 0;
+  /// Index, in the faces given to the latest update(), of the face matched to this track; -1 when it was not
+  /// matched there (and after predict()).
+  int matched_face = -1;
   bool confirmed = false;        ///< min_hits reached (only confirmed tracks are people)
   bool active = true;            ///< false once the track has ended (lost for more than max_lost_frames)
   cv::Rect2f box;                ///< the latest box: the matched face, or the Kalman prediction when unmatched
@@ -132,6 +138,7 @@ class Tracker {
   std::vector<Filter> filters_;           // parallel to tracks_
   std::vector<std::int64_t> hit_streak_;  // parallel to tracks_: consecutive matched updates
   std::int64_t next_id_ = 1;
+  std::int64_t next_key_ = 1;
 };
 
 /// Assignment that maximises the total of `score[i][j]` over pairs with score >= `min_score` (rows: tracks,
