@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <functional>
 #include <set>
@@ -135,8 +136,16 @@ TEST_CASE("fleet: two workers share the cameras and each serves every camera and
   for (const std::string& name : running(w2.port())) CHECK(all.insert(name).second);  // disjoint
   CHECK(all.size() == 4);
 
-  // Any worker lists every camera with its owner and the fleet's workers.
-  const json doc = json::parse(get(w1->port(), "/api/v1/cameras", kToken).body());
+  // Any worker lists every camera with its owner and the fleet's workers (its view is refreshed each tick:
+  // a camera the other worker took after this one's last tick shows as unowned until the next).
+  json doc;
+  REQUIRE(wait_until(
+      [&] {
+        doc = json::parse(get(w1->port(), "/api/v1/cameras", kToken).body());
+        return std::all_of(doc["cameras"].begin(), doc["cameras"].end(),
+                           [](const json& camera) { return camera["owner"].is_object(); });
+      },
+      10));
   REQUIRE(doc["cameras"].size() == 4);
   std::string remote;  // a camera that w2 runs
   for (const auto& camera : doc["cameras"]) {
