@@ -141,17 +141,16 @@ std::optional<OutboxItem> PgOutbox::oldest(std::string_view target) {
 
 bool PgOutbox::record_attempt(std::int64_t id, double next_attempt) {
   return with_db([&] {
-    return db_
-               .exec("UPDATE outbox SET attempts = attempts + 1, next_attempt = $3 WHERE id = $1 AND owner = $2",
-                     {pg::Param(id), pg::Param(owner_), pg::Param(next_attempt)})
+    return db_.exec("UPDATE outbox SET attempts = attempts + 1, next_attempt = $3 WHERE id = $1 AND owner = $2",
+                    {pg::Param(id), pg::Param(owner_), pg::Param(next_attempt)})
                .affected() > 0;
   });
 }
 
 bool PgOutbox::remove(std::int64_t id) {
   return with_db([&] {
-    return db_.exec("DELETE FROM outbox WHERE id = $1 AND owner = $2", {pg::Param(id), pg::Param(owner_)})
-               .affected() > 0;
+    return db_.exec("DELETE FROM outbox WHERE id = $1 AND owner = $2", {pg::Param(id), pg::Param(owner_)}).affected() >
+           0;
   });
 }
 

@@ -67,8 +67,9 @@ struct ServeConfig {
   std::filesystem::path file;
   std::optional<std::string> listen;  ///< "host:port"
   std::optional<std::string> token;
-  std::filesystem::path data_dir;                       ///< empty: default_data_dir()
-  std::string database;                                 ///< postgresql:// URL of the stores and, a fleet worker, the cameras (docs/fleet.md); empty: SQLite in data_dir
+  std::filesystem::path data_dir;  ///< empty: default_data_dir()
+  std::string database;  ///< postgresql:// URL of the stores and, a fleet worker, the cameras (docs/fleet.md); empty:
+                         ///< SQLite in data_dir
   std::filesystem::path database_password_file;         ///< the database password, in a file; empty: none
   double max_age_days = 30.0;                           ///< 0: no age limit
   std::int64_t max_size_bytes = std::int64_t{2} << 30;  ///< 0: no size limit
