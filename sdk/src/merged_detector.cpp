@@ -1,6 +1,7 @@
 // merged_detector.cpp - two face detectors on the same frame, their faces merged (DetectorConfig::
-// add_mask_detector): YuNet finds tight faces, the project's mask detector also finds heads, turned and
-// small faces (trained on both detection sources); the union, suppressed, is better on both (docs/results.md).
+// add_mask_detector): YuNet finds tight faces, the project's mask detector (0.1.0, trained on andrewmvd only)
+// finds some faces YuNet misses; the union, suppressed, is better on both detection sources' val and test
+// splits, at both detectors' cost (docs/results.md, "Two sources").
 #include <algorithm>
 #include <memory>
 #include <string>
