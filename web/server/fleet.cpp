@@ -233,9 +233,8 @@ void Fleet::log_once(const std::string& message) {
 }
 
 void Fleet::connect() {
-  auto db =
-      std::make_unique<pg::Connection>(options_.database, "maskdetect-worker " + options_.worker_id,
-                                       options_.password, keepalives());
+  auto db = std::make_unique<pg::Connection>(options_.database, "maskdetect-worker " + options_.worker_id,
+                                             options_.password, keepalives());
   // The server drops a vanished worker's connection (and its locks) only after the worker has stopped
   // analysing: idle 5 s + 3 probes x 2 s = 11 s (and 11 s for data it cannot deliver), above the lease timeout.
   db->exec(
@@ -495,6 +494,7 @@ bool Fleet::start_camera(Owned& owned) {
   camera.name = owned.config.name;
   camera.source = owned.config.source;
   camera.fps = owned.config.fps;
+  camera.detect_every = owned.config.detect_every;
   try {
     camera.config = camera_pipeline(owned.config, server_pipeline_);
     // Person ids: unique per camera across its owners (a million per epoch).
@@ -632,14 +632,13 @@ void Fleet::lost_database(const std::string& why) {
 namespace {
 
 template <typename Op>
-auto with_api_connection(std::mutex& mutex, std::unique_ptr<pg::Connection>& db, const FleetOptions& options,
-                         Op op) {
+auto with_api_connection(std::mutex& mutex, std::unique_ptr<pg::Connection>& db, const FleetOptions& options, Op op) {
   const std::lock_guard lock(mutex);
   for (int attempt = 0;; ++attempt) {
     try {
       if (!db)
-        db = std::make_unique<pg::Connection>(options.database, "maskdetect-api " + options.worker_id,
-                                              options.password, keepalives());
+        db = std::make_unique<pg::Connection>(options.database, "maskdetect-api " + options.worker_id, options.password,
+                                              keepalives());
       return op(*db);
     } catch (const pg::Error& e) {
       const bool lost = e.connection_lost() || !db || !db->ok();
