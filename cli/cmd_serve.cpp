@@ -85,7 +85,8 @@ int run_serve(const ServeOptions& o, const app::ConfigOptions& config_options) {
     options.cameras.push_back(server::CameraOptions{.name = camera.name,
                                                     .source = camera.source,
                                                     .config = server::camera_pipeline(camera, options.config),
-                                                    .fps = camera.fps});
+                                                    .fps = camera.fps,
+                                                    .detect_every = camera.detect_every});
   }
   options.sources = o.sources;
   options.cameras = server::resolve_cameras(options);
@@ -99,14 +100,14 @@ int run_serve(const ServeOptions& o, const app::ConfigOptions& config_options) {
     serve.database = o.database;
   }
   if (!o.database_password_file.empty()) serve.database_password_file = o.database_password_file;
-  for (const server::CameraOptions& camera : options.cameras) {  // --source cameras: default rules
+  for (const server::CameraOptions& camera : options.cameras) {  // --source cameras: the server's people rules
     const bool declared = std::any_of(serve.cameras.begin(), serve.cameras.end(),
                                       [&](const server::CameraConfig& c) { return c.name == camera.name; });
     if (!declared)
       serve.cameras.push_back(server::CameraConfig{.name = camera.name, .source = camera.source, .fps = camera.fps});
   }
   // A fleet worker (docs/fleet.md): the cameras of the file and --source are stored in the database, and this
-  // worker runs its share of the database's cameras; the monitor learns each camera's rules as it starts here.
+  // worker runs its share of the database's cameras; the monitor learns each camera's privacy as it starts here.
   // The same database keeps the events and history (the Monitor's stores).
   const std::string& database = serve.database;
   server::ServeConfig monitor_config = serve;

@@ -294,7 +294,8 @@ TEST_CASE("fleet of processes: 3 workers and 6 live cameras through kill -9 and 
                     "cooldown_s: 0}\n";
   }
   const fs::path config = dir / "serve.yaml";
-  std::ofstream(config) << "mqtt:\n  host: 127.0.0.1\n  port: " << broker.port()
+  // The clips' faces hold still for 2 s: people only with count_stationary (the server's people section).
+  std::ofstream(config) << "people: {count_stationary: true}\nmqtt:\n  host: 127.0.0.1\n  port: " << broker.port()
                         << "\n  stats_interval_s: 2\n  keepalive_s: 5\ncameras:\n"
                         << cameras_yaml;
   // Every status and event message of the run, one "topic payload" line each.

@@ -29,7 +29,6 @@ namespace fs = std::filesystem;
 using maskdetect::server::Event;
 using maskdetect::server::EventQuery;
 using maskdetect::server::EventRuleConfig;
-using maskdetect::server::EventRules;
 using maskdetect::server::EventStore;
 using maskdetect::server::Privacy;
 using maskdetect::test::Backend;
@@ -459,33 +458,4 @@ TEST_CASE("SQLite retention counts the WAL files and the history database in max
   CHECK(store.size() >= 2);
   CHECK(static_cast<std::int64_t>(store.size()) <= (limit - history_bytes) / 60'000 + 1);
   CHECK(integrity(dir / "events.db") == "ok");
-}
-
-TEST_CASE("event rules: labels and minimum time seen and once per track and cooldown per camera and label",
-          "[monitor]") {
-  EventRules rules;
-  rules.set("door", EventRuleConfig{.labels = {"no_mask"}, .min_seen_s = 2.0, .cooldown_s = 10.0});
-  maskdetect::server::PersonTrack t;
-  t.camera = "door";
-  t.label = "no_mask";
-  t.track_id = 1;
-  t.first_seen = 100.0;
-  t.last_seen = 101.0;
-  CHECK_FALSE(rules.admit(t));  // seen 1 s < 2 s
-  t.last_seen = 102.5;
-  CHECK(rules.admit(t));
-  CHECK_FALSE(rules.admit(t));  // once per track
-  t.track_id = 2;
-  t.last_seen = 106.0;
-  CHECK_FALSE(rules.admit(t));  // cooldown: 3.5 s after the last event
-  t.last_seen = 113.0;
-  CHECK(rules.admit(t));
-  t.track_id = 3;
-  t.label = "incorrect";  // not an event label on this camera
-  CHECK_FALSE(rules.admit(t));
-  t.camera = "hall";  // defaults: no_mask and incorrect, 1 s, 30 s cooldown
-  CHECK(rules.admit(t));
-  t.label = "mask";
-  t.track_id = 4;
-  CHECK_FALSE(rules.admit(t));
 }

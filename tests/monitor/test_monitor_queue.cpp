@@ -1,5 +1,5 @@
-// Monitor::post_track: the rules on the caller's thread, storing on the monitor's own thread, nothing queued
-// lost when the monitor closes.
+// Monitor::post_track: storing on the monitor's own thread, nothing queued lost when the monitor closes. Which
+// person is an event is decided before (maskdetect::People in the camera's thread): every event posted is stored.
 #include <cstdint>
 #include <string>
 
@@ -24,8 +24,7 @@ std::int64_t stored(const EventStore& store) {
 
 }  // namespace
 
-TEST_CASE("Monitor::post_track: admitted tracks are stored by the monitor's thread, all before it closes",
-          "[monitor]") {
+TEST_CASE("Monitor::post_track: events are stored by the monitor's thread, all before it closes", "[monitor]") {
   MASKDETECT_REQUIRE_DATA(sample_image());
   const cv::Mat frame = cv::imread(sample_image().string());
   REQUIRE(!frame.empty());
@@ -39,17 +38,23 @@ TEST_CASE("Monitor::post_track: admitted tracks are stored by the monitor's thre
   {
     Monitor monitor(config);
     for (int i = 1; i <= 20; ++i) monitor.post_track(sample_track(frame, "door", i, "no_mask", now));
-    monitor.post_track(sample_track(frame, "door", 3, "no_mask", now));  // the same person: once only
-    monitor.post_track(sample_track(frame, "door", 99, "mask", now));    // a label the camera does not record
-    monitor.post_track(sample_track(frame, "hall", 1, "no_mask", now));  // another camera: default rules
+    auto removal = sample_track(frame, "door", 3, "no_mask", now + 10.0);  // the same person's second alert
+    removal.previous_label = "mask";
+    monitor.post_track(removal);
+    monitor.post_track(sample_track(frame, "hall", 1, "incorrect", now));  // another camera
     monitor.drain();
-    CHECK(stored(*monitor.store()) == 21);
-    CHECK(monitor.store()->counts().at({"door", "no_mask"}) == 20);
+    CHECK(stored(*monitor.store()) == 22);
+    CHECK(monitor.store()->counts().at({"door", "no_mask"}) == 21);
+    CHECK(monitor.store()->counts().at({"hall", "incorrect"}) == 1);
+    const auto latest = monitor.store()->list({.camera = "door", .limit = 1}).events;
+    REQUIRE(latest.size() == 1);
+    CHECK(latest[0].track_id == 3);
+    CHECK(latest[0].previous_label == "mask");
     CHECK(monitor.dropped() == 0);
     // Queued just before the monitor closes: stored all the same.
     for (int i = 21; i <= 40; ++i) monitor.post_track(sample_track(frame, "door", i, "no_mask", now));
   }
   const auto reopened = maskdetect::server::open_event_store(EventStore::Options{.dir = dir / "state"});
-  CHECK(stored(*reopened) == 41);
-  CHECK(reopened->counts().at({"door", "no_mask"}) == 40);
+  CHECK(stored(*reopened) == 42);
+  CHECK(reopened->counts().at({"door", "no_mask"}) == 41);
 }

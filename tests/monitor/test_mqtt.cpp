@@ -123,7 +123,7 @@ TEST_CASE("MQTT: the broker publishes the last will when the server process is k
   }
 }
 
-TEST_CASE("Monitor: an admitted track is stored and published on MQTT, statistics every interval", "[monitor]") {
+TEST_CASE("Monitor: an event is stored and published on MQTT, statistics every interval", "[monitor]") {
   MASKDETECT_REQUIRE_MOSQUITTO();
   MASKDETECT_REQUIRE_DATA(maskdetect::test::sample_image());
   const cv::Mat frame = cv::imread(maskdetect::test::sample_image().string());
@@ -143,17 +143,16 @@ TEST_CASE("Monitor: an admitted track is stored and published on MQTT, statistic
   CHECK(sub.until("maskdetect/status") == "maskdetect/status online");
 
   auto track = maskdetect::test::sample_track(frame, "door", 7, "no_mask", maskdetect::server::unix_now());
-  track.first_seen = track.last_seen - 1.0;  // seen 1 s < min_seen_s 2: not an event yet
-  CHECK_FALSE(monitor.on_track(track).has_value());
-  track.first_seen = track.last_seen - 2.5;
+  track.previous_label = "mask";  // a mask removal (maskdetect::People decided it is an event)
   const auto id = monitor.on_track(track);
   REQUIRE(id.has_value());
-  CHECK_FALSE(monitor.on_track(track).has_value());  // once per track
   const std::string line = sub.until("maskdetect/door/event");
   REQUIRE(!line.empty());
   const json event = json::parse(line.substr(line.find(' ') + 1));
   CHECK(event["id"] == *id);
   CHECK(event["track_id"] == 7);
+  CHECK(event["previous_label"] == "mask");
+  CHECK(event["box"] == json::array({79, 105, 30, 37}));
   CHECK(event["snapshot"] == fmt::format("/api/v1/events/{}/snapshot.jpg", *id));
   CHECK(monitor.store()->get(*id).has_value());
 

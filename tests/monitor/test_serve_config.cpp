@@ -1,4 +1,5 @@
 // The serve config file: cameras, server settings, MQTT, webhooks; errors name file, line and key.
+#include <array>
 #include <fstream>
 #include <string>
 
@@ -100,10 +101,73 @@ TEST_CASE("serve config: every section is read", "[monitor]") {
   CHECK(maskdetect::server::camera_pipeline(c.cameras[1], server_pipeline).detector.score_threshold == 0.6f);
 }
 
+TEST_CASE("serve config: each camera's people section over the server's and events as the people alerts", "[monitor]") {
+  const auto c = parse_serve_config(R"(people:
+  threshold: 0.6
+  confirm_s: 1.5
+  alerts:
+    cooldown_s: 12
+cameras:
+  - name: door
+    source: x
+    detect_every: 3
+    people:
+      confirm_s: 0.4
+      ignore_zones: ["0.7,0, 1,0, 1,0.3"]
+  - name: hall
+    source: y
+    preset: webcam
+    events:
+      labels: [no_mask]
+      min_seen_s: 2
+      cooldown_s: 5
+)",
+                                    "serve.yaml");
+  const maskdetect::Config server = maskdetect::parse_config(c.pipeline_yaml, "serve.yaml");
+  CHECK(server.people.threshold == 0.6f);
+  REQUIRE(c.cameras.size() == 2);
+  CHECK(c.cameras[0].detect_every == 3);
+  CHECK(c.cameras[1].detect_every == 1);
+  // door: its own keys over the server's people section; alerts from the server's.
+  const auto door = maskdetect::server::camera_pipeline(c.cameras[0], server);
+  CHECK(door.people.threshold == 0.6f);
+  CHECK(door.people.confirm_s == 0.4);
+  REQUIRE(door.people.ignore_zones.size() == 1);
+  CHECK(door.people.ignore_zones[0].size() == 3);
+  CHECK(door.people.alerts.cooldown_s == 12.0);
+  CHECK(door.people.alerts.labels == std::array<bool, 3>{false, true, true});
+  // hall: a preset changes the detector, not the people rules (the server's); its events: are its alerts.
+  const auto hall = maskdetect::server::camera_pipeline(c.cameras[1], server);
+  CHECK(hall.people.confirm_s == 1.5);
+  CHECK(hall.people.alerts.labels == std::array<bool, 3>{false, true, false});
+  CHECK(hall.people.alerts.min_seen_s == 2.0);
+  CHECK(hall.people.alerts.cooldown_s == 5.0);
+  // A camera without people or events: the server's people section as it is.
+  const auto plain = parse_serve_config("people:\n  min_face_px: 40\ncameras:\n  - name: a\n    source: x\n", "s");
+  const auto a =
+      maskdetect::server::camera_pipeline(plain.cameras[0], maskdetect::parse_config(plain.pipeline_yaml, "s"));
+  CHECK(a.people.min_face_px == 40.0f);
+  CHECK(a.people.alerts.min_seen_s == maskdetect::AlertConfig{}.min_seen_s);
+
+  // Errors name the file, the camera's line and the key; events and people.alerts are one setting.
+  CHECK(error_of("cameras:\n  - name: a\n    source: x\n    people:\n      threshold: 2\n")
+            .find("key 'people.threshold': 2 is not in [0, 1]") != std::string::npos);
+  CHECK(error_of("cameras:\n  - name: a\n    source: x\n    people:\n      colour: 1\n")
+            .starts_with("serve.yaml:5: camera"));
+  CHECK(error_of("cameras:\n  - name: a\n    source: x\n    people: 3\n") ==
+        "serve.yaml:4: key 'cameras[0].people': expected a mapping of keys");
+  CHECK(error_of("cameras:\n  - name: a\n    source: x\n    events:\n      cooldown_s: 1\n    people:\n"
+                 "      alerts:\n        cooldown_s: 2\n")
+            .starts_with("serve.yaml:5: key 'cameras[0].events': the camera also has people.alerts"));
+  CHECK(error_of("cameras:\n  - name: a\n    source: x\n    detect_every: 0\n") ==
+        "serve.yaml:4: key 'cameras[0].detect_every': 0 is not in [1, 100]");
+  CHECK(error_of("people:\n  confirm_s: -1\n").find("people.confirm_s") != std::string::npos);
+}
+
 TEST_CASE("serve config: errors name the file, the line and the key", "[monitor]") {
   CHECK(error_of("cameras:\n  - name: a\n    source: x\n    colour: red\n") ==
         "serve.yaml:4: key 'cameras[0].colour': unknown key (expected name, source, fps, enabled, preset, detector, "
-        "events, privacy)");
+        "people, events, privacy, detect_every)");
   CHECK(error_of("listen: x\nbogus: 1\n").starts_with("serve.yaml:2: key 'bogus': unknown key"));
   CHECK(error_of("cameras:\n  - name: a\n    source: x\n  - name: a\n    source: y\n") ==
         "serve.yaml:4: key 'cameras[1].name': camera 'a' is declared twice");

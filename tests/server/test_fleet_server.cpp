@@ -212,7 +212,8 @@ TEST_CASE("fleet: two workers share the cameras and each serves every camera and
   CHECK(send(w2.port(), http::verb::post, "/api/v1/cameras", c5).result_int() == 201);
   CHECK(send(w2.port(), http::verb::post, "/api/v1/cameras", c5).result_int() == 409);
   REQUIRE(wait_until([&] { return running(w1->port()).size() + running(w2.port()).size() == 5; }, 20));
-  CHECK(json::parse(get(w1->port(), "/api/v1/cameras", kToken).body())["cameras"].size() == 5);
+  CHECK(wait_until(  // w1 lists it from its next tick
+      [&] { return json::parse(get(w1->port(), "/api/v1/cameras", kToken).body())["cameras"].size() == 5; }, 10));
   const Response put =
       send(w1->port(), http::verb::put, "/api/v1/cameras/c5", R"({"source": ")" + clip.string() + R"(", "fps": 2})");
   CHECK(put.result_int() == 200);

@@ -77,7 +77,10 @@ TEST_CASE("serve: a hanging webhook does not hold back another and its events su
                         << "  - url: " << silent_url << "\n    name: slow\n    timeout_s: 5\n    retries: 3\n"
                         << "  - url: " << working.url() << "\n    name: good\n"
                         << "cameras:\n"
-                        << "  - name: door\n    source: " << clip.string() << "\n    fps: 12\n"
+                        << "  - name: door\n    source: " << clip.string()
+                        << "\n    fps: 12\n"
+                        // A still picture: its faces never move, so they count only with count_stationary.
+                        << "    people:\n      count_stationary: true\n      confirm_s: 0.3\n      min_face_px: 10\n"
                         << "    events:\n      labels: [mask, no_mask, incorrect]\n      min_seen_s: 0.3\n"
                         << "      cooldown_s: 0\n";
   std::vector<std::string> mqtt;  // every MQTT line seen

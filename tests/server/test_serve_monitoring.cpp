@@ -1,6 +1,6 @@
 // `maskdetect serve --config serve.yaml` end to end (issue 12): the real binary with two cameras reading a
-// clip made from a dataset picture, each with its own detector settings; tracked people become events with a
-// clean snapshot, people counts, history points and metrics.
+// clip made from a dataset picture, each with its own detector and people settings; people (maskdetect::People)
+// become events with a clean snapshot and their face box, people counts, history points and metrics.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -127,6 +127,8 @@ TEST_CASE("serve --config: tracked people become events with clean snapshots, co
                         << "cameras:\n"
                         << "  - name: door\n    source: " << clip.string() << "\n    fps: 12\n"
                         << "    detector:\n      score_threshold: 0.45\n"
+                        // A still picture: its faces never move, so they count only with count_stationary.
+                        << "    people:\n      count_stationary: true\n      confirm_s: 0.3\n      min_face_px: 10\n"
                         << "    events:\n      labels: [mask, no_mask, incorrect]\n      min_seen_s: 0.3\n"
                         << "      cooldown_s: 0\n"
                         << "  - name: hall\n    source: " << clip.string() << "\n    fps: 6\n"
@@ -150,6 +152,9 @@ TEST_CASE("serve --config: tracked people become events with clean snapshots, co
   REQUIRE(!events["events"].empty());
   const json& event = events["events"][0];
   CHECK(event["camera"] == "door");
+  CHECK(event["frame_size"] == json::array({640, 480}));
+  REQUIRE(event["box"].is_array());
+  CHECK(event["box"][2].get<int>() > 0);
   REQUIRE(event["snapshot"].is_string());
   const Response snapshot = get(port, event["snapshot"].get<std::string>());
   REQUIRE(snapshot.result_int() == 200);

@@ -141,19 +141,23 @@ void migrate(pg::Connection& db) {
 nlohmann::json yaml_to_json(std::string_view yaml) { return node_json(YAML::Load(std::string(yaml))); }
 
 nlohmann::json definition_json(const CameraConfig& camera) {
-  nlohmann::json labels = nlohmann::json::array();
-  for (const std::string& label : camera.events.labels) labels.push_back(label);
   nlohmann::json out = {{"name", camera.name},
                         {"source", camera.source},
                         {"fps", camera.fps},
                         {"enabled", camera.enabled},
-                        {"events",
-                         {{"labels", std::move(labels)},
-                          {"min_seen_s", camera.events.min_seen_s},
-                          {"cooldown_s", camera.events.cooldown_s}}},
                         {"privacy", std::string(to_string(camera.privacy))}};
+  // events only when the camera has them: without, its alerts are those of its people section (or the server's).
+  if (camera.events_given) {
+    nlohmann::json labels = nlohmann::json::array();
+    for (const std::string& label : camera.events.labels) labels.push_back(label);
+    out["events"] = {{"labels", std::move(labels)},
+                     {"min_seen_s", camera.events.min_seen_s},
+                     {"cooldown_s", camera.events.cooldown_s}};
+  }
   if (!camera.preset.empty()) out["preset"] = camera.preset;
   if (!camera.detector_yaml.empty()) out["detector"] = yaml_to_json(camera.detector_yaml)["detector"];
+  if (!camera.people_yaml.empty()) out["people"] = yaml_to_json(camera.people_yaml)["people"];
+  if (camera.detect_every != 1) out["detect_every"] = camera.detect_every;
   return out;
 }
 

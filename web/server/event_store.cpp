@@ -46,33 +46,6 @@ fs::path default_data_dir() {
   return fs::path(home != nullptr && *home != '\0' ? home : ".") / ".local/state/maskdetect";
 }
 
-// ---------------------------------------------------------------------------------------------- rules
-
-void EventRules::set(const std::string& camera, EventRuleConfig rules) {
-  const std::lock_guard lock(mutex_);
-  rules_[camera] = std::move(rules);
-}
-
-bool EventRules::admit(const PersonTrack& track) {
-  const std::lock_guard lock(mutex_);
-  const auto it = rules_.find(track.camera);
-  const EventRuleConfig rules = it == rules_.end() ? EventRuleConfig{} : it->second;
-  if (!rules.labels.contains(track.label)) return false;
-  if (track.last_seen - track.first_seen < rules.min_seen_s) return false;
-  const auto key = std::make_pair(track.camera, track.track_id);
-  if (recorded_.contains(key)) return false;
-  const auto cooldown_key = std::make_pair(track.camera, track.label);
-  if (const auto last = last_event_.find(cooldown_key);
-      last != last_event_.end() && track.last_seen - last->second < rules.cooldown_s)
-    return false;
-  recorded_[key] = track.last_seen;
-  if (recorded_.size() > 10000) {  // forget tracks not seen for an hour: ids are not reused that soon
-    std::erase_if(recorded_, [&](const auto& item) { return item.second < track.last_seen - 3600.0; });
-  }
-  last_event_[cooldown_key] = track.last_seen;
-  return true;
-}
-
 // ---------------------------------------------------------------------------------------------- JSON
 
 namespace {

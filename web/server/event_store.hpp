@@ -1,13 +1,13 @@
-// event_store.hpp - persistent events of `maskdetect serve`: one row per tracked person whose voted label is
-// an event label (no_mask, incorrect by default), with the clean face crop and the full analysed frame as JPEGs.
+// event_store.hpp - persistent events of `maskdetect serve`: one row per alert of a person (maskdetect::People:
+// their state became an alert label, no_mask or incorrect by default, and held), with the clean face crop and the
+// full analysed frame as JPEGs.
 // Retention by age and by size; privacy modes. EventStore is the interface; two back ends implement it:
 //   SqliteEventStore (event_store_sqlite.hpp): SQLite (WAL) in the data folder, JPEG files beside it; the
 //                    embedded default for one machine;
 //   PgEventStore     (event_store_pg.hpp): PostgreSQL, JPEGs as bytea; several `serve` workers share it.
 //
 //   auto store = open_event_store({.dir = data_dir});                        // or {.database = "postgresql://..."}
-//   EventRules rules;                                   // per camera: labels, min seconds seen, cooldown
-//   if (rules.admit(track)) Event e = store->record(track, Privacy::full);   // e.id: its id (0: not stored)
+//   Event e = store->record(track, Privacy::full);      // a person's alert; e.id: its id (0: not stored)
 //   auto page = store->list(EventQuery{.camera = "door", .limit = 50});
 //
 // The store does not know the tracker: a caller converts its tracks into PersonTrack. Thread-safe.
@@ -29,12 +29,12 @@
 
 namespace maskdetect::server {
 
-/// One tracked person as the tracker reports it (times are Unix seconds, UTC).
+/// One person's alert as the camera reports it (times are Unix seconds, UTC).
 struct PersonTrack {
   std::string camera;            ///< the camera's stable name
-  std::int64_t track_id = 0;     ///< the tracker's id, unique per camera while the server runs
-  std::string label;             ///< voted label: "mask", "no_mask" or "incorrect"
-  float confidence = 0.0f;       ///< confidence of the voted label, in [0, 1]
+  std::int64_t track_id = 0;     ///< the person's id, unique per camera while the server runs
+  std::string label;             ///< the label alerted (the person's state): "mask", "no_mask" or "incorrect"
+  float confidence = 0.0f;       ///< confidence of the person's whole-visit vote, in [0, 1]
   double first_seen = 0.0;       ///< Unix seconds
   double last_seen = 0.0;        ///< Unix seconds
   cv::Rect box;                  ///< the person's face in `frame` (blurred under privacy: blur), in frame pixels
@@ -54,28 +54,13 @@ enum class Privacy { full, blur, none_stored };
 /// "full", "blur", "none_stored"; nullopt for another name.
 [[nodiscard]] std::optional<Privacy> parse_privacy(std::string_view name) noexcept;
 
-/// When a camera's track becomes an event.
+/// The serve.yaml `events:` keys of a camera: the people component's alert settings under their serve.yaml names
+/// (camera_pipeline() in serve_config.hpp maps them onto PeopleConfig::alerts; docs/server.md "Events"). Who
+/// becomes an event, and when, is decided by maskdetect::People (people.hpp): one definition of a person.
 struct EventRuleConfig {
-  std::set<std::string> labels{"no_mask", "incorrect"};  ///< voted labels that make an event
-  double min_seen_s = 1.0;                               ///< the track was seen at least this long
-  double cooldown_s = 30.0;                              ///< no second event of the same camera and label sooner
-};
-
-/// Decides which tracks become events: each track at most once, labels, minimum time seen, cooldown per
-/// camera and label. Thread-safe.
-class EventRules {
- public:
-  EventRules() = default;
-  /// Rules of one camera (cameras without rules use the defaults of EventRuleConfig).
-  void set(const std::string& camera, EventRuleConfig rules);
-  /// True when `track` should be recorded now; then remembers it (same track never twice, cooldown starts).
-  [[nodiscard]] bool admit(const PersonTrack& track);
-
- private:
-  std::mutex mutex_;
-  std::map<std::string, EventRuleConfig> rules_;
-  std::map<std::pair<std::string, std::int64_t>, double> recorded_;   ///< (camera, track id) -> last_seen
-  std::map<std::pair<std::string, std::string>, double> last_event_;  ///< (camera, label) -> last_seen
+  std::set<std::string> labels{"no_mask", "incorrect"};  ///< people.alerts.labels: states that raise an event
+  double min_seen_s = 0.5;                               ///< people.alerts.min_seen_s: seconds the state held
+  double cooldown_s = 30.0;  ///< people.alerts.cooldown_s: per person, label and kind (mask removal or not)
 };
 
 /// A stored event.

@@ -494,6 +494,7 @@ bool Fleet::start_camera(Owned& owned) {
   camera.name = owned.config.name;
   camera.source = owned.config.source;
   camera.fps = owned.config.fps;
+  camera.detect_every = owned.config.detect_every;
   try {
     camera.config = camera_pipeline(owned.config, server_pipeline_);
     // Person ids: unique per camera across its owners (a million per epoch).

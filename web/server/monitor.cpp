@@ -1,4 +1,4 @@
-// monitor.cpp - rules, store, MQTT and webhooks behind on_track(); see monitor.hpp.
+// monitor.cpp - store, MQTT and webhooks behind on_track(); see monitor.hpp.
 #include "monitor.hpp"
 
 #include <chrono>
@@ -14,10 +14,7 @@
 namespace maskdetect::server {
 
 Monitor::Monitor(const ServeConfig& config) : cameras_(config.cameras), mqtt_config_(config.mqtt) {
-  for (const CameraConfig& camera : cameras_) {
-    rules_.set(camera.name, camera.events);
-    running_.insert(camera.name);
-  }
+  for (const CameraConfig& camera : cameras_) running_.insert(camera.name);
   // The stores: PostgreSQL when the config names a database, else SQLite in the data folder.
   EventStore::Options options;
   options.dir = config.data_dir.empty() ? default_data_dir() : config.data_dir;
@@ -71,13 +68,9 @@ Monitor::~Monitor() {
   // "offline" and disconnects cleanly.
 }
 
-std::optional<std::int64_t> Monitor::on_track(const PersonTrack& track) {
-  if (!rules_.admit(track)) return std::nullopt;
-  return record(track);
-}
+std::optional<std::int64_t> Monitor::on_track(const PersonTrack& track) { return record(track); }
 
 void Monitor::post_track(PersonTrack track) {
-  if (!rules_.admit(track)) return;
   {
     const std::lock_guard lock(queue_mutex_);
     if (queue_.size() >= kMaxQueued) {
@@ -122,7 +115,6 @@ void Monitor::record_loop() {
 }
 
 void Monitor::set_camera(const CameraConfig& camera) {
-  rules_.set(camera.name, camera.events);
   const std::lock_guard lock(cameras_mutex_);
   std::erase_if(cameras_, [&](const CameraConfig& c) { return c.name == camera.name; });
   cameras_.push_back(camera);

@@ -1,11 +1,12 @@
-// monitor.hpp - what `maskdetect serve` does with tracked people: the event rules, the event and history
-// stores (SQLite in the data folder, or PostgreSQL), MQTT and webhooks, behind one call per track. The tracker (or
-// whatever produces PersonTrack) calls on_track() or post_track() for every live or finished track; neither blocks on
-// the network.
+// monitor.hpp - what `maskdetect serve` does with people's alerts: the event and history stores (SQLite in the
+// data folder, or PostgreSQL), MQTT and webhooks, behind one call per event. Which person raises an event, and
+// when, is the SDK's people component's decision (maskdetect::People, people.hpp: the camera's people.alerts, which
+// its serve.yaml `events:` keys set): the camera threads (StreamHub) call post_track() for each `alert`; neither
+// call blocks on the network.
 //
 //   Monitor monitor(serve_config, data_dir);
-//   monitor.on_track(track);            // rules -> store -> MQTT <camera>/event -> webhooks, on this thread
-//   monitor.post_track(track);          // rules here; the store's JPEG and SQLite writes on the monitor's thread
+//   monitor.on_track(track);            // store -> MQTT <camera>/event -> webhooks, on this thread
+//   monitor.post_track(track);          // the store's JPEG and SQLite writes on the monitor's thread
 //   monitor.set_stats_source(fn);       // per-camera statistics published on MQTT every stats_interval_s
 #pragma once
 
@@ -42,18 +43,18 @@ class Monitor {
   Monitor(const Monitor&) = delete;
   Monitor& operator=(const Monitor&) = delete;
 
-  /// Applies the camera's rules; an admitted track is stored (under the camera's privacy mode), published on
-  /// MQTT and queued for the webhooks. Returns the stored event's id (nullopt: not an event, or none_stored).
+  /// Stores the event (under the camera's privacy mode), publishes it on MQTT and queues it for the webhooks.
+  /// Returns the stored event's id (nullopt: none_stored).
   std::optional<std::int64_t> on_track(const PersonTrack& track);
 
-  /// on_track() for capture threads: the rules are applied here (cheap, in order), an admitted track is
-  /// stored and published by the monitor's own thread, so that writing its JPEGs never delays a frame.
-  /// At most kMaxQueued admitted tracks wait; beyond that one is dropped (logged, counted in dropped()).
+  /// on_track() for capture threads: the event is stored and published by the monitor's own thread, so that
+  /// writing its JPEGs never delays a frame.
+  /// At most kMaxQueued events wait; beyond that one is dropped (logged, counted in dropped()).
   /// Every track queued is stored before the destructor returns.
   void post_track(PersonTrack track);
   /// Returns once every track posted so far is stored and published (tests, shutdown).
   void drain();
-  /// Admitted tracks dropped because the queue was full.
+  /// Events dropped because the queue was full.
   [[nodiscard]] std::int64_t dropped() const;
   static constexpr std::size_t kMaxQueued = 64;
 
@@ -63,8 +64,8 @@ class Monitor {
   /// After set_stats_source({}) returns, the previous source is no longer called.
   void set_stats_source(std::function<std::string(const std::string& camera)> stats);
 
-  /// A camera this server starts running (a fleet worker's cameras come and go): its event rules and privacy,
-  /// and its MQTT statistics. Replaces the settings of a camera of that name.
+  /// A camera this server starts running (a fleet worker's cameras come and go): its privacy and its MQTT
+  /// statistics. Replaces the settings of a camera of that name.
   void set_camera(const CameraConfig& camera);
   /// A camera this server stopped running: no more MQTT statistics for it (events already queued are stored).
   void remove_camera(const std::string& name);
@@ -82,13 +83,12 @@ class Monitor {
  private:
   void publish_stats_loop();
   void record_loop();
-  std::optional<std::int64_t> record(const PersonTrack& track);  // store, MQTT, webhooks (already admitted)
+  std::optional<std::int64_t> record(const PersonTrack& track);  // store, MQTT, webhooks
 
   mutable std::mutex cameras_mutex_;   ///< cameras_, running_
   std::vector<CameraConfig> cameras_;  ///< every camera's settings (kept after remove_camera: events still queued)
   std::set<std::string> running_;      ///< the cameras whose statistics are published
   MqttConfig mqtt_config_;
-  EventRules rules_;
   std::shared_ptr<EventStore> store_;
   std::shared_ptr<HistoryStore> history_;
   std::shared_ptr<Outbox> outbox_;

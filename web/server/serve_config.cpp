@@ -234,6 +234,8 @@ CameraConfig read_camera(const Reader& r, const YAML::Node& cam, const std::stri
   r.expect_map(cam, where);
   auto name_of = [&at](std::string_view key) { return at.empty() ? std::string(key) : fmt::format("{}.{}", at, key); };
   CameraConfig camera;
+  YAML::Node people_node;
+  YAML::Node events_node;
   camera.line = cam.Mark().line + 1;
   camera.base_dir = base_dir;
   for (const auto& item : cam) {
@@ -261,16 +263,34 @@ CameraConfig read_camera(const Reader& r, const YAML::Node& cam, const std::stri
       out << YAML::BeginMap << YAML::Key << "detector" << YAML::Value << v << YAML::EndMap;
       camera.detector_yaml = out.c_str();
       camera.detector_origin = fmt::format("{}:{}: {}", r.origin(), v.Mark().line + 1, where);
+    } else if (key == "people") {
+      r.expect_map(v, full);
+      YAML::Emitter out;
+      out << YAML::BeginMap << YAML::Key << "people" << YAML::Value << v << YAML::EndMap;
+      camera.people_yaml = out.c_str();
+      camera.people_origin = fmt::format("{}:{}: {}", r.origin(), v.Mark().line + 1, where);
+      people_node = v;
     } else if (key == "events") {
       read_events(r, v, full, camera.events);
+      camera.events_given = true;
+      events_node = v;
+    } else if (key == "detect_every") {
+      camera.detect_every = r.integer(v, full, 1, 100);
     } else if (key == "privacy") {
       const auto p = parse_privacy(r.text(v, full));
       if (!p) r.fail(v, full, fmt::format("unknown privacy mode '{}' (expected full, blur, none_stored)", v.Scalar()));
       camera.privacy = *p;
     } else {
-      r.fail(item.first, full, "unknown key (expected name, source, fps, enabled, preset, detector, events, privacy)");
+      r.fail(item.first, full,
+             "unknown key (expected name, source, fps, enabled, preset, detector, people, events, privacy, "
+             "detect_every)");
     }
   }
+  // `events:` is the serve.yaml name of people.alerts: one camera says it once.
+  if (events_node && people_node && people_node["alerts"])
+    r.fail(events_node, name_of("events"),
+           "the camera also has people.alerts: events (labels, min_seen_s, cooldown_s) are the people alerts; "
+           "give one of them");
   if (camera.name.empty()) r.fail(cam, name_of("name"), "is required");
   if (camera.source.empty()) r.fail(cam, name_of("source"), "is required");
   return camera;
@@ -291,7 +311,7 @@ void read_cameras(const Reader& r, const YAML::Node& list, ServeConfig& c, const
 
 constexpr std::string_view kServeKeys[] = {"listen",    "token", "data_dir", "database", "database_password_file",
                                            "retention", "mqtt",  "webhooks", "cameras"};
-constexpr std::string_view kPipelineKeys[] = {"detector", "classifier", "threads"};
+constexpr std::string_view kPipelineKeys[] = {"detector", "classifier", "people", "threads"};
 
 }  // namespace
 
@@ -384,7 +404,7 @@ ServeConfig parse_serve_config(std::string_view yaml, std::string_view origin, c
     else
       r.fail(item.first, key,
              "unknown key (expected listen, token, data_dir, database, database_password_file, retention, mqtt, "
-             "webhooks, cameras, or the pipeline keys detector, classifier, threads)");
+             "webhooks, cameras, or the pipeline keys detector, classifier, people, threads)");
   }
   if (pipeline.size() > 0) {
     YAML::Emitter out;
@@ -436,8 +456,19 @@ CameraConfig parse_camera_config(std::string_view text, std::string_view origin,
 
 Config camera_pipeline(const CameraConfig& camera, const Config& server_pipeline) {
   Config config = camera.preset.empty() ? server_pipeline : preset(camera.preset);
+  config.people = server_pipeline.people;  // a preset tunes the detector, not who counts as a person
   if (!camera.detector_yaml.empty())
     config = parse_config(camera.detector_yaml, camera.detector_origin, config, camera.base_dir);
+  if (!camera.people_yaml.empty())
+    config = parse_config(camera.people_yaml, camera.people_origin, config, camera.base_dir);
+  if (camera.events_given) {  // events: labels, min_seen_s, cooldown_s are people.alerts
+    AlertConfig& alerts = config.people.alerts;
+    alerts.labels.fill(false);
+    for (const std::string& name : camera.events.labels)
+      if (const auto label = parse_label(name)) alerts.labels[static_cast<std::size_t>(*label)] = true;
+    alerts.min_seen_s = camera.events.min_seen_s;
+    alerts.cooldown_s = camera.events.cooldown_s;
+  }
   validate(config);
   return config;
 }

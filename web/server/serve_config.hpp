@@ -58,7 +58,16 @@ struct CameraConfig {
   std::string detector_yaml;  ///< the camera's `detector:` overrides as YAML ("" when none)
   std::string detector_origin;
   std::filesystem::path base_dir;  ///< the config file's folder (relative model paths)
+  /// The camera's `people:` section as YAML (a `people:` mapping, "" when none): over the server's people section
+  /// (maskdetect::parse_config reads it, as it reads a config file's).
+  std::string people_yaml;
+  std::string people_origin;
+  /// The camera's `events:` section. Events are the people component's alerts (people.hpp): when given, these
+  /// keys set the camera's people.alerts (labels, min_seen_s, cooldown_s; camera_pipeline()); when not, the
+  /// alerts are those of the camera's (or the server's) people section.
   EventRuleConfig events;
+  bool events_given = false;  ///< the camera has an `events:` section
+  int detect_every = 1;       ///< run the detector on every N-th frame (TrackingOptions::detect_every)
   Privacy privacy = Privacy::full;
   int line = 0;  ///< where the camera is declared (1-based)
 };
@@ -73,7 +82,7 @@ struct ServeConfig {
   std::filesystem::path database_password_file;         ///< the database password, in a file; empty: none
   double max_age_days = 30.0;                           ///< 0: no age limit
   std::int64_t max_size_bytes = std::int64_t{2} << 30;  ///< 0: no size limit
-  std::string pipeline_yaml;  ///< detector/classifier/threads keys of the file, for maskdetect::parse_config
+  std::string pipeline_yaml;  ///< detector/classifier/people/threads keys of the file, for maskdetect::parse_config
   MqttConfig mqtt;
   std::vector<WebhookConfig> webhooks;
   std::vector<CameraConfig> cameras;
@@ -90,15 +99,16 @@ struct ServeConfig {
 [[nodiscard]] bool is_serve_config(const std::filesystem::path& path);
 
 /// One camera from JSON or YAML text: a mapping with the keys of a serve.yaml camera (name, source, fps, enabled,
-/// preset, detector, events, privacy), checked exactly as the config file checks its cameras, its pipeline
-/// included. Errors name `origin`, the line and the key ("request body:1: key 'fps': 2000 is not in [0, 1000]").
-/// Throws Error(invalid_config).
+/// preset, detector, people, events, privacy, detect_every), checked exactly as the config file checks its cameras, its
+/// pipeline included. Errors name `origin`, the line and the key ("request body:1: key 'fps': 2000 is not in [0,
+/// 1000]"). Throws Error(invalid_config).
 [[nodiscard]] CameraConfig parse_camera_config(std::string_view text, std::string_view origin,
                                                const Config& server_pipeline,
                                                const std::filesystem::path& base_dir = {});
 
-/// The pipeline settings of a camera: its preset (or `server_pipeline`), then its detector overrides.
-/// Validated; throws Error(invalid_config).
+/// The pipeline settings of a camera: its preset (or `server_pipeline`), then its detector overrides; its people
+/// section is the server's (also under a preset) with the camera's `people:` keys over it, and its `events:` keys
+/// as people.alerts. Validated; throws Error(invalid_config).
 [[nodiscard]] Config camera_pipeline(const CameraConfig& camera, const Config& server_pipeline);
 
 /// The password in `path` (a password file: its content without the trailing newline). Throws

@@ -33,10 +33,11 @@ struct DeliveryFigures;  // stats.hpp
 /// A server camera: a source with its own name, pipeline and fps cap (one capture thread, Detector and
 /// Tracker each).
 struct CameraOptions {
-  std::string name;    ///< stable label: API paths, metrics, MQTT topics, events ([A-Za-z0-9_-])
-  std::string source;  ///< camera index/device, stream URL, video file (looped) or images
-  Config config;       ///< the camera's pipeline settings (serve config: camera_pipeline())
-  double fps = 15.0;   ///< frames per second processed at most (0: no cap)
+  std::string name;      ///< stable label: API paths, metrics, MQTT topics, events ([A-Za-z0-9_-])
+  std::string source;    ///< camera index/device, stream URL, video file (looped) or images
+  Config config;         ///< the camera's pipeline settings (serve config: camera_pipeline())
+  double fps = 15.0;     ///< frames per second processed at most (0: no cap)
+  int detect_every = 1;  ///< run the detector on every N-th frame (TrackingOptions::detect_every)
   /// The fleet (docs/fleet.md): person ids of this camera start above this (unique per camera across the
   /// workers that owned it in turn), and no frame is analysed before `not_before` (steady clock).
   std::int64_t first_track_id = 0;
@@ -88,8 +89,9 @@ struct ServerOptions {
   bool log_requests = false;  ///< one stderr line per HTTP request
   /// Monitoring (issue 12): the events served under /api/v1/events (null: none). Owned with the caller.
   std::shared_ptr<EventStore> events;
-  /// Called from a camera's capture thread for each person it tracks: while seen (every matched frame) and
-  /// once when the track ends (Monitor::on_track). Must not block on the network. Empty: none.
+  /// Called from a camera's capture thread for each alert of a person (maskdetect::People: the camera's
+  /// people.alerts): an event to store and deliver (Monitor::post_track). Must not block on the network.
+  /// Empty: none.
   std::function<void(const PersonTrack&)> on_track;
   /// Per-camera minutes served under /api/v1/history (null: none). Owned with the caller.
   std::shared_ptr<HistoryStore> history;

@@ -256,7 +256,8 @@ std::string Stats::to_prometheus(const Gauges& gauges) const {
       out += fmt::format("maskdetect_faces_total{{camera=\"{}\",label=\"{}\"}} {}\n", label_value(buckets_[i].name),
                          to_string(label), buckets_[i].faces[static_cast<std::size_t>(label)]);
   }
-  header("maskdetect_people_total", "counter", "People counted (tracks ended), per camera and final voted label.");
+  header("maskdetect_people_total", "counter",
+         "People counted (maskdetect::People: ended), per camera and the label they held longest.");
   for (std::size_t i = 1; i < buckets_.size(); ++i) {
     for (const MaskLabel label : kAllLabels)
       out += fmt::format("maskdetect_people_total{{camera=\"{}\",label=\"{}\"}} {}\n", label_value(buckets_[i].name),

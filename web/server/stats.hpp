@@ -75,8 +75,8 @@ struct Gauges {
 
 /// People of one camera: those counted (their track ended, by final voted label) plus those tracked now.
 struct PeopleFigures {
-  std::array<std::int64_t, kNumLabels> counted{};  ///< tracks ended, per final voted label (indexed by MaskLabel)
-  std::array<std::int64_t, kNumLabels> tracked{};  ///< confirmed tracks alive now, per current vote
+  std::array<std::int64_t, kNumLabels> counted{};  ///< people who ended, per label held longest (indexed by MaskLabel)
+  std::array<std::int64_t, kNumLabels> tracked{};  ///< counted people live now, per current state
   std::int64_t in_view = 0;                        ///< people seen in the latest frames
   [[nodiscard]] std::array<std::int64_t, kNumLabels> all() const noexcept;
   [[nodiscard]] std::int64_t total() const noexcept;
@@ -104,9 +104,9 @@ class Stats {
 
   /// One frame processed in `bucket` (0 = api, i + 1 = camera i), with its end-to-end latency.
   void add_frame(std::size_t bucket, const FrameResult& result, double latency_ms);
-  /// The people tracked now by camera `bucket` (i + 1): confirmed tracks per current vote, in view.
+  /// The people tracked now by camera `bucket` (i + 1): counted people per current state, in view.
   void set_tracked(std::size_t bucket, const std::array<std::int64_t, kNumLabels>& tracked, std::int64_t in_view);
-  /// One person counted by camera `bucket`: their track ended with this voted label.
+  /// One person counted by camera `bucket`: they ended, having held this label longest.
   void add_person(std::size_t bucket, MaskLabel label);
   /// One HTTP response: its method ("GET"), handler (the route, e.g. "/api/v1/events/{id}") and status.
   void add_response(std::string_view method, std::string_view handler, unsigned status);

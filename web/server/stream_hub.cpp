@@ -4,9 +4,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <deque>
 #include <exception>
 #include <map>
 #include <memory>
+#include <set>
 
 #include <fmt/format.h>
 #include <opencv2/imgcodecs.hpp>
@@ -17,6 +19,7 @@
 #include "maskdetect/detector.hpp"
 #include "maskdetect/error.hpp"
 #include "maskdetect/json.hpp"
+#include "maskdetect/people.hpp"
 #include "maskdetect/tracker.hpp"
 #include "maskdetect/video/frame_source.hpp"
 #include "maskdetect/video/pipeline.hpp"
@@ -26,47 +29,47 @@ namespace maskdetect::server {
 
 namespace {
 
-/// The tracker is started again (person ids continue) once nobody is tracked and this many people ended:
-/// it keeps every ended person, so a server running for months would otherwise grow without bound.
-constexpr std::int64_t kPeoplePerTracker = 256;
-
 /// A live camera that has sent no frame for this long (an outage, a frozen stream) ends everyone it tracked:
 /// they are counted and reported now, not when frames come back, and come back as new people.
 constexpr std::chrono::seconds kNoFramesEndsPeople{5};
 
-}  // namespace
+/// Faces of the latest frames kept per camera (by frame time), so that an alert about a face of an earlier frame
+/// can still blur the other faces of that frame (privacy: blur).
+constexpr std::size_t kRecentFrames = 64;
 
-/// A confirmed track as last matched: what on_track needs when it ends (the person may be gone from the
-/// current frame, so the frame and the other faces are those of its latest match).
-struct detail::TrackedPerson {
-  Track track;
-  cv::Mat frame;  ///< the clean frame of its latest match (shared, never written)
-  std::vector<cv::Rect> others;
-  double unix_offset = 0.0;  ///< Unix time minus tracker time at that frame
-  double arrived = 0.0;      ///< Unix time the track was confirmed: the minute the history counts it in
-  MaskLabel counted_as = MaskLabel::no_mask;  ///< its vote then (the history moves it to the final vote)
-};
+/// After a viewer asked for an annotated frame, the capture thread encodes every frame for this long.
+constexpr std::chrono::seconds kViewerWindow{3};
 
-namespace {
-
-cv::Rect pixel_box(const cv::Rect2f& box, const cv::Mat& frame) {
+cv::Rect pixel_box(const cv::Rect2f& box, cv::Size size) {
   const cv::Rect r(static_cast<int>(std::lround(box.x)), static_cast<int>(std::lround(box.y)),
                    static_cast<int>(std::lround(box.width)), static_cast<int>(std::lround(box.height)));
-  return r & cv::Rect(0, 0, frame.cols, frame.rows);
+  return r & cv::Rect(0, 0, size.width, size.height);
 }
 
-PersonTrack to_person_track(const std::string& camera, std::int64_t id_offset, const detail::TrackedPerson& p) {
-  PersonTrack out;
-  out.camera = camera;
-  out.track_id = id_offset + p.track.id;
-  out.label = std::string(to_string(p.track.label));
-  out.confidence = p.track.confidence;
-  out.first_seen = p.track.first_seen + p.unix_offset;
-  out.last_seen = p.track.last_seen + p.unix_offset;
-  out.box = pixel_box(p.track.box, p.frame);
-  out.others = p.others;
-  out.crop = p.track.best_crop;
-  out.frame = p.frame;
+/// The minutes (Unix seconds, multiples of 60) of a visit and, for each, the label held longest in it, from the
+/// person's state timeline (`ended` events). A visit without a timeline counts in the minute it began, by `label`.
+std::map<std::int64_t, MaskLabel> minutes_of(const PersonEvent& ended, double unix_offset) {
+  std::map<std::int64_t, std::array<double, kNumLabels>> seconds;
+  for (const StateSpan& span : ended.states) {
+    double from = span.start + unix_offset;
+    const double to = std::max(from, span.end + unix_offset);
+    do {  // a zero-length span still puts the person in its minute
+      const double minute = std::floor(from / 60.0) * 60.0;
+      const double until = std::min(to, minute + 60.0);
+      seconds[static_cast<std::int64_t>(minute)][static_cast<std::size_t>(span.state)] += until - from;
+      from = until;
+    } while (from < to);
+  }
+  std::map<std::int64_t, MaskLabel> out;
+  for (const auto& [minute, s] : seconds) {
+    MaskLabel best = ended.label;  // ties: the label held longest over the visit
+    for (std::size_t i = 0; i < kNumLabels; ++i)
+      if (s[i] > s[static_cast<std::size_t>(best)]) best = static_cast<MaskLabel>(i);
+    out.emplace(minute, best);
+  }
+  if (out.empty())
+    out.emplace(static_cast<std::int64_t>(std::floor((ended.person.first_seen + unix_offset) / 60.0) * 60.0),
+                ended.label);
   return out;
 }
 
@@ -88,14 +91,25 @@ struct StreamHub::Source {
   mutable std::mutex mutex;
   StreamFrame latest;
   std::thread thread;
-  // Tracking: capture thread only.
-  std::map<std::int64_t, detail::TrackedPerson> people;  ///< confirmed tracks of the previous frame, by tracker id
-  std::int64_t id_offset = 0;  ///< added to tracker ids (the tracker is restarted now and then)
-  std::int64_t ended_since_restart = 0;
-  std::int64_t max_id = 0;
+  // People (the Detector's maskdetect::People): capture thread only, or after it is joined.
+  std::map<std::int64_t, MaskLabel> people;  ///< counted people still live, by person id: their current state
+  std::deque<std::pair<double, std::vector<cv::Rect>>> recent;  ///< faces of the latest frames, by frame time
+  DrawOptions draw;                                             ///< tracked drawing, the camera's ignore zones
+  std::int64_t id_offset = 0;  ///< added to person ids (the fleet: unique per camera across its owners)
   std::chrono::steady_clock::time_point origin = std::chrono::steady_clock::now();
   std::optional<std::chrono::steady_clock::time_point> previous_frame;
   std::int64_t in_view = 0;
+  // The latest frame (guarded by `mutex`): drawn and encoded only while someone watches (latest()).
+  cv::Mat latest_clean;
+  FrameResult latest_result;
+  std::shared_ptr<const std::string> latest_jpeg;  ///< the JPEG of latest.seq, once encoded
+  std::uint64_t latest_jpeg_seq = 0;
+  /// Until when the capture thread encodes each frame itself (a viewer asked for one in the last seconds).
+  std::atomic<std::chrono::steady_clock::rep> jpeg_wanted_until{0};
+  /// Seconds since `origin`: the time the Detector is given.
+  [[nodiscard]] double now_t() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - origin).count();
+  }
 };
 
 std::string_view StreamState::name() const noexcept {
@@ -145,6 +159,10 @@ std::size_t StreamHub::add(const CameraOptions& camera) {
     source->description = video::redact_url(source->frames->description());
   }
   source->detector = std::make_unique<Detector>(camera.config);
+  // People keep the frame of each one's latest face (events' snapshots): the frames given are never written.
+  source->detector->set_tracking(TrackingOptions{.detect_every = camera.detect_every, .keep_frames = true});
+  source->draw = DrawOptions{.tracked = true, .others = OtherFaces::faint};
+  for (const Zone& zone : camera.config.people.ignore_zones) source->draw.zones.emplace_back(zone);
   source->threshold = camera.config.detector.score_threshold;
   source->id = stats_.add_camera(camera.name) - 1;
   const std::unique_lock lock(sources_mutex_);
@@ -171,10 +189,8 @@ bool StreamHub::remove(std::string_view name) {
   stop_cv_.notify_all();
   if (source->live) source->live->stop();  // ends a backoff wait at once
   if (source->thread.joinable()) source->thread.join();
-  // As at an outage: everyone it tracked ends now (counted, reported a last time).
-  for (auto& [id, person] : source->people) end_person(*source, person);
-  source->people.clear();
-  stats_.set_tracked(source->id + 1, {}, 0);
+  // As at an outage: everyone it tracked ends now (counted).
+  end_all_people(*source);
   stats_.set_active(source->id + 1, false);
   return true;
 }
@@ -208,11 +224,8 @@ void StreamHub::stop() {
   for (auto& source : sources) {
     if (source->thread.joinable()) source->thread.join();
   }
-  // People still tracked end with the server: counted (history, people_total) and handed to on_track once more.
-  for (auto& source : sources) {
-    for (auto& [id, person] : source->people) end_person(*source, person);
-    source->people.clear();
-  }
+  // People still tracked end with the server: counted (history, people_total).
+  for (auto& source : sources) end_all_people(*source);
 }
 
 bool StreamHub::ending(const Source& source) const {
@@ -269,11 +282,33 @@ std::string StreamHub::name(std::size_t id) const {
   return s ? s->name : std::string();
 }
 
-StreamFrame StreamHub::latest(std::size_t id) const {
+StreamFrame StreamHub::latest(std::size_t id, bool jpeg) const {
   const auto s = source(id);
   if (!s) return {};
+  // Viewers are watching: the capture thread encodes the next frames itself, for a few seconds.
+  if (jpeg) s->jpeg_wanted_until = (std::chrono::steady_clock::now() + kViewerWindow).time_since_epoch().count();
+  StreamFrame frame;
+  cv::Mat clean;
+  FrameResult result;
+  {
+    const std::lock_guard lock(s->mutex);
+    frame = s->latest;
+    if (!jpeg || frame.seq == 0) return frame;
+    if (s->latest_jpeg_seq == frame.seq) {
+      frame.jpeg = s->latest_jpeg;
+      return frame;
+    }
+    clean = s->latest_clean;
+    result = s->latest_result;
+  }
+  // Not encoded yet (the first request after a while): drawn and encoded here, once.
+  frame.jpeg = annotated_jpeg(*s, clean, result);
   const std::lock_guard lock(s->mutex);
-  return s->latest;
+  if (s->latest_jpeg_seq < frame.seq) {
+    s->latest_jpeg = frame.jpeg;
+    s->latest_jpeg_seq = frame.seq;
+  }
+  return frame;
 }
 
 float StreamHub::threshold(std::size_t id) const {
@@ -328,8 +363,11 @@ void StreamHub::capture(Source& source) {
         const auto wait = pipeline->next_for(item, std::chrono::seconds(1));
         if (wait == video::FramePipeline::Wait::timeout) {
           if (!source.people.empty() && source.previous_frame &&
-              Clock::now() - *source.previous_frame >= kNoFramesEndsPeople)
+              Clock::now() - *source.previous_frame >= kNoFramesEndsPeople) {
             end_all_people(source);
+            detail::log_line(fmt::format("camera {}: no frame for {} s, the people it tracked are counted as gone",
+                                         source.name, kNoFramesEndsPeople.count()));
+          }
           continue;
         }
         if (wait == video::FramePipeline::Wait::item) status = item.status;
@@ -368,26 +406,31 @@ void StreamHub::capture(Source& source) {
         source.detector->set_face_threshold(threshold);
         applied_threshold = threshold;
       }
-      // The clean frame the detector runs on is kept (events store it, without drawn boxes); boxes are drawn
-      // on the frame itself for the viewers.
+      // The clean frame the detector runs on is kept, never written (people's snapshots share it); the viewers'
+      // frame is drawn on a copy of it when someone asks for it (latest()).
       const cv::Mat clean = frame.bgr.clone();
       const double t = std::chrono::duration<double>(started - source.origin).count();
-      const FrameResult result = source.detector->track(clean, t);
+      FrameResult result = source.detector->track(clean, t);
       // A lease that ran out during the analysis: its results are not used (another worker may own it now).
       if (hooks_.may_analyse && !hooks_.may_analyse()) continue;
-      follow_people(source, result, clean, t);
-      cv::Mat& annotated = frame.bgr;
-      draw_results(annotated, result);
-      std::vector<unsigned char> jpeg;
-      cv::imencode(".jpg", annotated, jpeg, {cv::IMWRITE_JPEG_QUALITY, jpeg_quality_});
+      follow_people(source, result, t);
       auto json = std::make_shared<const std::string>(to_json(result, FrameInfo{.image = {}, .frame = frame_index++}));
-      auto bytes = std::make_shared<const std::string>(jpeg.begin(), jpeg.end());
-      {
-        const std::lock_guard lock(source.mutex);
-        source.latest = StreamFrame{source.latest.seq + 1, std::move(bytes), std::move(json)};
-      }
       stats_.add_frame(source.id + 1, result,
                        std::chrono::duration<double, std::milli>(Clock::now() - started).count());
+      // Someone watches: encoded here, so that viewers never wait for it; else only when asked (latest()).
+      std::shared_ptr<const std::string> jpeg;
+      if (Clock::now().time_since_epoch().count() < source.jpeg_wanted_until.load())
+        jpeg = annotated_jpeg(source, clean, result);
+      {
+        const std::lock_guard lock(source.mutex);
+        source.latest = StreamFrame{source.latest.seq + 1, jpeg, std::move(json)};
+        source.latest_clean = clean;
+        source.latest_result = std::move(result);
+        if (jpeg) {
+          source.latest_jpeg = std::move(jpeg);
+          source.latest_jpeg_seq = source.latest.seq;
+        }
+      }
       ++source.analysed;
       if (hooks_.history) {
         const double dt_s = source.previous_frame
@@ -404,89 +447,92 @@ void StreamHub::capture(Source& source) {
   }
 }
 
-void StreamHub::report(const Source& source, const detail::TrackedPerson& person) const {
+std::shared_ptr<const std::string> StreamHub::annotated_jpeg(const Source& source, const cv::Mat& clean,
+                                                             const FrameResult& result) const {
+  cv::Mat annotated = clean.clone();
+  draw_results(annotated, result, source.draw);
+  std::vector<unsigned char> bytes;
+  cv::imencode(".jpg", annotated, bytes, {cv::IMWRITE_JPEG_QUALITY, jpeg_quality_});
+  return std::make_shared<const std::string>(bytes.begin(), bytes.end());
+}
+
+void StreamHub::report(const Source& source, const PersonEvent& alert, double unix_offset) const {
   if (!hooks_.on_track) return;
+  const Person& p = alert.person;
+  PersonTrack out;
+  out.camera = source.name;
+  out.track_id = source.id_offset + p.id;
+  out.label = std::string(to_string(alert.label));
+  out.confidence = p.vote_confidence;
+  out.first_seen = p.first_seen + unix_offset;
+  out.last_seen = p.last_seen + unix_offset;
+  out.frame = p.frame;  // the frame of the person's latest face, which `box` is in
+  out.frame_size = p.frame_size.empty() ? p.frame.size() : p.frame_size;
+  out.box = pixel_box(p.box, out.frame_size);
+  for (const auto& [t, faces] : source.recent) {  // the other faces of that frame (blurred under privacy: blur)
+    if (t != p.box_t) continue;
+    for (const cv::Rect& other : faces)
+      if ((other & out.box).area() * 2 < out.box.area()) out.others.push_back(other);
+  }
+  out.crop = p.best_crop;
+  if (alert.previous_state) out.previous_label = std::string(to_string(*alert.previous_state));
   try {
-    hooks_.on_track(to_person_track(source.name, source.id_offset, person));
+    hooks_.on_track(out);
   } catch (const std::exception& e) {  // a full disk must not stop the camera
     detail::log_line(fmt::format("camera {}: event not recorded: {}", source.name, e.what()));
   }
 }
 
-void StreamHub::end_person(Source& source, detail::TrackedPerson& person) {
-  // Counted once with the final vote; the monitor sees the track a last time.
-  person.track.active = false;
-  stats_.add_person(source.id + 1, person.track.label);
-  if (hooks_.history)
-    hooks_.history->relabel_person(source.name, person.arrived, person.counted_as, person.track.label);
-  report(source, person);
-  ++source.ended_since_restart;
+void StreamHub::route(Source& source, const std::vector<PersonEvent>& events, double unix_offset) {
+  for (const PersonEvent& e : events) {
+    switch (e.kind) {
+      case PersonEventKind::counted:
+      case PersonEventKind::state_changed:
+        source.people[e.person.id] = e.label;  // live counts by current state
+        break;
+      case PersonEventKind::alert:
+        report(source, e, unix_offset);
+        break;
+      case PersonEventKind::ended:
+        source.people.erase(e.person.id);
+        stats_.add_person(source.id + 1, e.label);  // the label held longest over the visit
+        if (hooks_.history) {
+          for (const auto& [minute, label] : minutes_of(e, unix_offset))
+            hooks_.history->add_person(source.name, static_cast<double>(minute), label);
+        }
+        break;
+    }
+  }
 }
 
-void StreamHub::follow_people(Source& source, const FrameResult& result, const cv::Mat& clean, double t) {
-  const double unix_offset = unix_now() - t;
-  const Tracker& tracker = source.detector->tracker();
-  std::map<std::int64_t, detail::TrackedPerson> people;
+void StreamHub::publish_people(Source& source, std::int64_t in_view) {
   std::array<std::int64_t, kNumLabels> tracked{};
-  std::int64_t in_view = 0;
-  for (const Track& track : tracker.tracks()) {
-    if (!track.confirmed) continue;
-    ++tracked[static_cast<std::size_t>(track.label)];
-    if (track.lost_frames <= 2) ++in_view;
-    source.max_id = std::max(source.max_id, track.id);
-    auto previous = source.people.find(track.id);
-    detail::TrackedPerson person;
-    if (previous == source.people.end()) {  // newly confirmed: counted in the history now, moved if the vote changes
-      person.arrived = t + unix_offset;
-      person.counted_as = track.label;
-      if (hooks_.history) hooks_.history->add_person(source.name, person.arrived, track.label);
-    } else {
-      person.arrived = previous->second.arrived;
-      person.counted_as = previous->second.counted_as;
-    }
-    if (track.lost_frames == 0 || previous == source.people.end()) {
-      person.frame = clean;
-      person.unix_offset = unix_offset;
-      const cv::Rect box = pixel_box(track.box, clean);
-      for (const Face& face : result.faces) {
-        const cv::Rect other = pixel_box(face.box, clean);
-        if ((other & box).area() * 2 < box.area()) person.others.push_back(other);
-      }
-      person.track = track;
-    } else {  // not matched in this frame: keep the box of its latest match (the one in person.frame)
-      person = std::move(previous->second);
-      const cv::Rect2f box = person.track.box;
-      person.track = track;
-      person.track.box = box;
-    }
-    if (track.lost_frames == 0) report(source, person);  // rules decide when a person seen long enough is an event
-    people.emplace(track.id, std::move(person));
-  }
-  for (auto& [id, person] : source.people) {
-    if (people.contains(id)) continue;
-    end_person(source, person);
-  }
-  source.people = std::move(people);
+  for (const auto& [id, state] : source.people) ++tracked[static_cast<std::size_t>(state)];
   source.in_view = in_view;
   stats_.set_tracked(source.id + 1, tracked, in_view);
-  if (tracker.tracks().empty() && source.ended_since_restart >= kPeoplePerTracker) restart_tracker(source);
 }
 
-void StreamHub::restart_tracker(Source& source) {
-  source.detector->set_tracking(TrackingOptions{});
-  source.id_offset += source.max_id;
-  source.max_id = 0;
-  source.ended_since_restart = 0;
+void StreamHub::follow_people(Source& source, const FrameResult& result, double t) {
+  const double unix_offset = unix_now() - t;
+  std::vector<cv::Rect> faces;
+  std::set<std::int64_t> in_view;  // counted people with a face in this frame
+  for (const Face& face : result.faces) {
+    faces.push_back(pixel_box(face.box, result.frame_size));
+    if (face.counted && face.track_id >= 0) in_view.insert(face.track_id);
+  }
+  source.recent.emplace_back(t, std::move(faces));
+  while (source.recent.size() > kRecentFrames) source.recent.pop_front();
+  route(source, source.detector->people().events(), unix_offset);
+  publish_people(source, static_cast<std::int64_t>(in_view.size()));
 }
 
 void StreamHub::end_all_people(Source& source) {
-  for (auto& [id, person] : source.people) end_person(source, person);
+  const double t = source.now_t();
+  source.detector->end_tracking(t);  // `ended` for everyone; the next frame starts a new tracker, ids go on
+  route(source, source.detector->people().events(), unix_now() - t);
   source.people.clear();
-  source.in_view = 0;
-  stats_.set_tracked(source.id + 1, {}, 0);
-  restart_tracker(source);  // its tracks would otherwise go on, and be counted again, when frames return
-  detail::log_line(fmt::format("camera {}: no frame for {} s, the people it tracked are counted as gone", source.name,
-                               kNoFramesEndsPeople.count()));
+  source.recent.clear();
+  publish_people(source, 0);
 }
 
 }  // namespace maskdetect::server

@@ -1,7 +1,10 @@
 // stream_hub.hpp - the server's cameras: a capture thread per camera reads frames (files loop), detects and
-// tracks people with the camera's own Detector (its own pipeline settings) and Tracker, keeps the latest
-// annotated JPEG and JSON for the MJPEG and WebSocket viewers, counts people (Stats, HistoryStore) and hands
-// each tracked person to the monitor (events, MQTT, webhooks) with the clean frame that was analysed.
+// tracks faces with the camera's own Detector (its own pipeline settings, its `people:` rules) and routes the
+// events of the SDK's people component (maskdetect::People, people.hpp: the one definition of a person that run and
+// eval --video use too): `alert` -> the monitor (events, MQTT, webhooks) with the person's box and the clean frame
+// it is in; `ended` -> the people counted (Stats) and the history (each minute of the visit, by the label held
+// longest in it); `counted` / `state_changed` -> the live counts. It keeps the latest frame and its JSON for the
+// MJPEG and WebSocket viewers (the annotated JPEG is drawn and encoded only while someone watches).
 #pragma once
 
 #include <atomic>
@@ -22,6 +25,7 @@
 #include <opencv2/core/mat.hpp>
 
 #include "maskdetect/config.hpp"
+#include "maskdetect/people.hpp"
 #include "maskdetect/types.hpp"
 #include "maskdetect/video/reconnect.hpp"
 #include "server.hpp"
@@ -29,14 +33,10 @@
 
 namespace maskdetect::server {
 
-namespace detail {
-struct TrackedPerson;  // stream_hub.cpp
-}  // namespace detail
-
 /// The latest processed frame of a source. `seq` grows by one per frame (0: none yet).
 struct StreamFrame {
   std::uint64_t seq = 0;
-  std::shared_ptr<const std::string> jpeg;  ///< annotated frame
+  std::shared_ptr<const std::string> jpeg;  ///< annotated frame (null when not asked for: latest(id, false))
   std::shared_ptr<const std::string> json;  ///< the SDK JSON of the frame
 };
 
@@ -49,7 +49,7 @@ struct StreamState {
 
 /// What the capture threads feed besides Stats (each may be empty/null).
 struct StreamHooks {
-  std::function<void(const PersonTrack&)> on_track;  ///< while a person is seen, and when their track ends
+  std::function<void(const PersonTrack&)> on_track;  ///< each alert of a person (maskdetect::People)
   std::shared_ptr<HistoryStore> history;             ///< frames, people in view, people counted per minute
   /// Asked before each frame is analysed (the fleet's lease: false once this worker may no longer be sure it
   /// owns its cameras); false: the frame is dropped unanalysed. Empty: always true.
@@ -69,7 +69,8 @@ class StreamHub {
 
   /// Starts the capture threads of the cameras added so far; cameras added later start at once.
   void start();
-  /// Stops and joins the capture threads; people still tracked are counted and reported as ended. Idempotent.
+  /// Stops and joins the capture threads; people still tracked end (Detector::end_tracking) and are counted.
+  /// Idempotent.
   /// add() throws afterwards.
   void stop();
 
@@ -79,7 +80,7 @@ class StreamHub {
   /// when absent at first; each outage is logged once on stderr with its duration. Returns the camera's id.
   std::size_t add(const CameraOptions& camera);
   /// Stops the camera called `name` and joins its thread: when this returns, no frame of it is analysed any
-  /// more. The people it tracked end as at an outage (counted, reported to on_track a last time); viewers
+  /// more. The people it tracked end as at an outage (counted); viewers
   /// of it see no new frame. False when there is no such camera.
   bool remove(std::string_view name);
 
@@ -96,7 +97,10 @@ class StreamHub {
   // does nothing.
   [[nodiscard]] std::string description(std::size_t id) const;  ///< the source, URL credentials redacted
   [[nodiscard]] std::string name(std::size_t id) const;         ///< the camera's name
-  [[nodiscard]] StreamFrame latest(std::size_t id) const;
+  /// The latest frame; with `jpeg`, annotated (the people drawing: person ids and states, unconfirmed faces
+  /// faint, the ignore zones). Asking for the JPEG makes the camera's thread encode each frame for the next 3 s
+  /// (viewers are watching); a frame not encoded yet is encoded here. Without `jpeg`, nothing is encoded.
+  [[nodiscard]] StreamFrame latest(std::size_t id, bool jpeg = true) const;
   [[nodiscard]] float threshold(std::size_t id) const;
   [[nodiscard]] StreamState state(std::size_t id) const;
   void set_threshold(std::size_t id, float threshold);
@@ -108,15 +112,17 @@ class StreamHub {
   /// True once the hub stops or `source` is removed.
   [[nodiscard]] bool ending(const Source& source) const;
   void capture(Source& source);
-  /// After a tracked frame: people tracked and ended, counts, on_track.
-  void follow_people(Source& source, const FrameResult& result, const cv::Mat& clean, double t);
-  void report(const Source& source, const detail::TrackedPerson& person) const;
-  /// A person's track ended (or the server stops): counted, reported a last time.
-  void end_person(Source& source, detail::TrackedPerson& person);
-  /// A live camera sent no frame for a while: everyone it tracked ends, and its tracker starts again.
+  /// After a tracked frame: routes the people's events, counts people in view.
+  void follow_people(Source& source, const FrameResult& result, double t);
+  /// Routes the people component's events (see the top of this file); `unix_offset`: Unix time minus frame time.
+  void route(Source& source, const std::vector<PersonEvent>& events, double unix_offset);
+  void report(const Source& source, const PersonEvent& alert, double unix_offset) const;
+  void publish_people(Source& source, std::int64_t in_view);
+  /// The frame drawn for the viewers (people drawing, the camera's zones) as a JPEG.
+  [[nodiscard]] std::shared_ptr<const std::string> annotated_jpeg(const Source& source, const cv::Mat& clean,
+                                                                  const FrameResult& result) const;
+  /// A live camera sent no frame for a while, or it stops: everyone it tracked ends (Detector::end_tracking).
   void end_all_people(Source& source);
-  /// A new tracker; person ids go on from the old one's.
-  void restart_tracker(Source& source);
 
   Stats& stats_;
   int jpeg_quality_;

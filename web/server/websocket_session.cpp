@@ -199,7 +199,7 @@ class WebSocketSession : public Session, public std::enable_shared_from_this<Web
   void on_timer(beast::error_code ec) {
     if (ec || closing_) return;
     if (!state_->hub.contains(route_.stream_id)) return on_shutdown();  // the camera stopped (moved away)
-    const StreamFrame frame = state_->hub.latest(route_.stream_id);
+    const StreamFrame frame = state_->hub.latest(route_.stream_id, false);
     if (frame.json && frame.seq != last_seq_ && queue_.empty()) {  // a slow viewer skips frames
       last_seq_ = frame.seq;
       send(frame.json);
