@@ -169,18 +169,8 @@ int run_eval(const EvalOptions& options, const app::ConfigOptions& config_option
   progress.finish();
   info.images = static_cast<std::size_t>(std::count(result.scored.begin(), result.scored.end(), true));
 
-  const std::string table = eval::format_table(result, info);
-  std::fputs(table.c_str(), options.json == "-" ? stderr : stdout);
-  if (!options.json.empty()) {
-    const std::string text = eval::to_json(result, info).dump(2) + "\n";
-    if (options.json == "-") {
-      std::fputs(text.c_str(), stdout);
-    } else {
-      std::ofstream out(options.json);
-      out << text;
-      if (!out) throw Error(Errc::io, fmt::format("cannot write --json '{}'", options.json));
-    }
-  }
+  print_eval_report(eval::format_table(result, info),
+                    options.json.empty() ? std::string() : eval::to_json(result, info).dump(2) + "\n", options.json);
   if (!options.coco_results.empty()) {
     std::ofstream out(options.coco_results);
     out << eval::coco_results(result).dump() << "\n";
@@ -205,6 +195,18 @@ int run_eval(const EvalOptions& options, const app::ConfigOptions& config_option
 }
 
 }  // namespace
+
+void print_eval_report(const std::string& report, const std::string& json_text, const std::string& json) {
+  std::fputs(report.c_str(), json == "-" ? stderr : stdout);
+  if (json.empty()) return;
+  if (json == "-") {
+    std::fputs(json_text.c_str(), stdout);
+    return;
+  }
+  std::ofstream out(json);
+  out << json_text;
+  if (!out) throw Error(Errc::io, fmt::format("cannot write --json '{}'", json));
+}
 
 void add_eval_command(CLI::App& app, CommandContext& context) {
   auto options = std::make_shared<EvalOptions>();

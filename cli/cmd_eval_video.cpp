@@ -1,7 +1,6 @@
 // maskdetect eval --video: people, states and alerts of the pipeline on a clip against its ground truth.
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 
 #include <fmt/format.h>
@@ -90,17 +89,9 @@ int run_video_eval(const VideoEvalOptions& options, const app::ConfigOptions& co
   }
 
   const eval::VideoScore score = eval::score_video(truth, run, options.min_removal_s);
-  std::fputs(eval::format_video_score(score, truth).c_str(), options.json == "-" ? stderr : stdout);
-  if (!options.json.empty()) {
-    const std::string text = eval::video_score_json(score, truth).dump(2) + "\n";
-    if (options.json == "-") {
-      std::fputs(text.c_str(), stdout);
-    } else {
-      std::ofstream out(options.json);
-      out << text;
-      if (!out) throw Error(Errc::io, fmt::format("cannot write --json '{}'", options.json));
-    }
-  }
+  print_eval_report(eval::format_video_score(score, truth),
+                    options.json.empty() ? std::string() : eval::video_score_json(score, truth).dump(2) + "\n",
+                    options.json);
   return kExitOk;
 }
 

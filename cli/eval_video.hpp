@@ -25,6 +25,11 @@ struct VideoEvalOptions {
 /// Adds --video, --truth, --detect-every, --min-removal-s and the people flags (app/people_options.hpp) to `eval`.
 void add_video_eval_options(CLI::App& cmd, VideoEvalOptions& options);
 
+/// Prints an eval report: `report` on stdout (stderr when `json` is "-"), then `json_text` to --json `json`
+/// ("-": stdout; empty: nowhere). Throws Error(io) naming the file when it cannot be written. Shared by both
+/// evals (cmd_eval.cpp).
+void print_eval_report(const std::string& report, const std::string& json_text, const std::string& json);
+
 /// Runs the pipeline on the clip (or reads --predictions), scores it, prints the report; returns the exit status.
 int run_video_eval(const VideoEvalOptions& options, const app::ConfigOptions& config_options);
 
