@@ -1,4 +1,5 @@
 // End-to-end runs of `maskdetect run` on folders, videos and the demo.
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -187,4 +188,17 @@ TEST_CASE("run without --source uses the demo images", "[cli][run]") {
   REQUIRE(!lines.empty());
   CHECK(lines[0].at("image") == "messi5.jpg");
   CHECK(fs::exists(tmp / "maskdetect-out" / "messi5.jpg"));
+  // Both demo pictures show bare faces: the first result a new user sees must say so (issue 18; classifier
+  // 1.1.0 called Messi's face `incorrect`). The most confident face of each picture is `no_mask`, and no
+  // face is called `incorrect`.
+  for (const auto& line : lines) {
+    INFO(line.dump());
+    const auto& faces = line.at("faces");
+    REQUIRE(!faces.empty());
+    const auto top = std::max_element(faces.begin(), faces.end(), [](const auto& a, const auto& b) {
+      return a.at("face_score").template get<double>() < b.at("face_score").template get<double>();
+    });
+    CHECK(top->at("label") == "no_mask");
+    for (const auto& face : faces) CHECK(face.at("label") != "incorrect");
+  }
 }
