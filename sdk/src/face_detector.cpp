@@ -38,13 +38,11 @@ namespace {
 std::unique_ptr<FaceDetector> create_one(const DetectorConfig& config);
 
 // add_mask_detector: the back end and the project's mask detector, merged (merged_detector.cpp). The mask
-// detector runs with its preset's tuning; its 0.3 sits at this back end's 0.5 (both presets' thresholds).
+// detector runs with its preset's tuning; its threshold sits at this back end's 0.5 (the presets' thresholds).
 constexpr float kReferenceThreshold = 0.5f;
 constexpr float kMergeIou = 0.45f;
 
 std::unique_ptr<FaceDetector> create_with_mask_detector(const DetectorConfig& config) {
-  if (config.backend == DetectorBackend::mask_detector)
-    throw Error(Errc::invalid_config, "detector.add_mask_detector: the back end is already mask_detector");
   DetectorConfig first = config;
   first.add_mask_detector = false;
   DetectorConfig second = preset("mask_detector").detector;
@@ -75,7 +73,11 @@ std::unique_ptr<FaceDetector> create_one(const DetectorConfig& config) {
 }  // namespace
 
 std::unique_ptr<FaceDetector> FaceDetector::create(const DetectorConfig& config) {
-  return config.add_mask_detector ? create_with_mask_detector(config) : create_one(config);
+  // With the mask detector as the back end there is nothing to add: one config file then serves a machine with
+  // YuNet and one without it, where `default` runs the mask detector.
+  return config.add_mask_detector && config.backend != DetectorBackend::mask_detector
+             ? create_with_mask_detector(config)
+             : create_one(config);
 }
 
 }  // namespace maskdetect

@@ -1,5 +1,6 @@
 // The default preset uses the best detector installed: YuNet when its model is on the model search path,
-// BlazeFace back otherwise, and the CLI says which once on stderr (with the command that gets YuNet).
+// the project's shipped mask detector otherwise, and the CLI says which once on stderr (with the command that
+// gets YuNet).
 #include <filesystem>
 #include <string>
 #include <utility>
@@ -65,7 +66,8 @@ TEST_CASE("default preset: YuNet when its model is in MASKDETECT_MODEL_DIR", "[c
   CHECK(count(list.out, "the default preset: detector: YuNet 2022mar") == 1);
 }
 
-TEST_CASE("default preset: BlazeFace back and the fetch hint when YuNet is missing", "[cli][default-detector]") {
+TEST_CASE("default preset: the shipped mask detector and the fetch hint when YuNet is missing",
+          "[cli][default-detector]") {
   MASKDETECT_REQUIRE_DATA(detection_images_dir());
   TempDir tmp;
   const ProcessOptions env = model_dir_and_images(tmp.path());  // no model in it
@@ -73,14 +75,14 @@ TEST_CASE("default preset: BlazeFace back and the fetch hint when YuNet is missi
   const ProcessResult r = run_folder(tmp.path(), env);
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  CHECK(count(r.err, "detector: BlazeFace back") == 1);
+  CHECK(count(r.err, "detector: the project's mask detector") == 1);
   CHECK(count(r.err, "maskdetect models fetch yunet") == 1);
 
   const ProcessResult version = run_cli({"--version"}, env);
-  CHECK(count(version.out, "detector: BlazeFace back") == 1);
+  CHECK(count(version.out, "detector: the project's mask detector") == 1);
   CHECK(count(version.out, "maskdetect models fetch yunet") == 1);
   const ProcessResult list = run_cli({"models", "list"}, env);
-  CHECK(count(list.out, "the default preset: detector: BlazeFace back") == 1);
+  CHECK(count(list.out, "the default preset: detector: the project's mask detector") == 1);
 
   // Another back end chosen explicitly: no hint.
   const ProcessResult front = run_folder(tmp.path(), env, {"--detector", "blazeface_front"}, "out2");

@@ -45,7 +45,7 @@ TEST_CASE("default config and every preset are valid", "[config]") {
   CHECK(maskdetect::preset("webcam").detector.backend == DetectorBackend::blazeface_front);
   CHECK(maskdetect::preset("crowd").detector.backend == DetectorBackend::yunet);
   CHECK(maskdetect::preset("mask_detector").detector.backend == DetectorBackend::mask_detector);
-  CHECK(maskdetect::preset("mask_detector").detector.score_threshold == 0.3f);
+  CHECK(maskdetect::preset("mask_detector").detector.score_threshold == 0.5f);
   CHECK(error_code_of([] { (void)maskdetect::preset("stadium"); }) == Errc::invalid_config);
 }
 
@@ -155,15 +155,21 @@ TEST_CASE("default preset resolves to YuNet when its model is on the search path
   CHECK(detector.detect(cv::Mat(240, 320, CV_8UC3, cv::Scalar(90, 120, 150))).faces.empty());
 }
 
-TEST_CASE("default preset falls back to BlazeFace back with the fetch command", "[config][preset]") {
+TEST_CASE("default preset falls back to the shipped mask detector with the fetch command", "[config][preset]") {
   maskdetect::test::TempDir tmp;  // empty model folder
   const ScopedModelDir env(tmp.path());
   const maskdetect::PresetChoice choice = maskdetect::resolve_preset("default");
-  CHECK(choice.config.detector.backend == DetectorBackend::blazeface_back);
+  CHECK(choice.config.detector.backend == DetectorBackend::mask_detector);
+  CHECK(choice.config.detector.score_threshold == 0.5f);
   CHECK(choice.fallback);
   CHECK(choice.hint == "maskdetect models fetch yunet");
-  CHECK_THAT(choice.description, Contains("BlazeFace back") && Contains("face_detection_yunet_2022mar.onnx"));
-  CHECK(maskdetect::preset("default").detector.backend == DetectorBackend::blazeface_back);
+  CHECK_THAT(choice.description, Contains("mask detector") && Contains("face_detection_yunet_2022mar.onnx"));
+  CHECK(maskdetect::preset("default").detector.backend == DetectorBackend::mask_detector);
+  CHECK(maskdetect::people_config(choice.config).threshold == 0.45f);
+  REQUIRE_NOTHROW(maskdetect::validate(choice.config));
+  // The shipped detector is found without YuNet and runs.
+  maskdetect::Detector detector(choice.config);
+  CHECK(detector.detect(cv::Mat(240, 320, CV_8UC3, cv::Scalar(90, 120, 150))).faces.empty());
 }
 
 TEST_CASE("max_faces and box calibration keys are read, checked and written", "[config]") {
@@ -184,15 +190,16 @@ TEST_CASE("max_faces and box calibration keys are read, checked and written", "[
              Contains("detector.max_faces"));
 }
 
-TEST_CASE("add_mask_detector is read, written back, and refused with the mask detector itself", "[config]") {
+TEST_CASE("add_mask_detector is read, written back, and has nothing to add to the mask detector itself", "[config]") {
   const Config c = maskdetect::parse_config("detector:\n  backend: yunet\n  add_mask_detector: true\n", "t.yaml");
   CHECK(c.detector.add_mask_detector);
   CHECK(maskdetect::parse_config(maskdetect::to_yaml(c), "round trip").detector.add_mask_detector);
-  CHECK_THAT(error_text_of([] {
-               (void)maskdetect::parse_config("detector:\n  backend: mask_detector\n  add_mask_detector: true\n",
-                                              "t.yaml");
-             }),
-             Contains("t.yaml:3") && Contains("detector.add_mask_detector"));
+  // `default` without YuNet runs the mask detector: a file written for YuNet machines must still load there.
+  const Config same =
+      maskdetect::parse_config("detector:\n  backend: mask_detector\n  add_mask_detector: true\n", "t.yaml");
+  CHECK(same.detector.add_mask_detector);
+  const auto alone = maskdetect::FaceDetector::create(same.detector);
+  CHECK(alone->name() == "mask_detector");
   CHECK_THAT(error_text_of([] { (void)maskdetect::parse_config("detector:\n  add_mask_detector: maybe\n", "t.yaml"); }),
              Contains("detector.add_mask_detector") && Contains("true or false"));
   // Another back end chosen in a file starts from that back end's tuning: no merge unless the file asks.

@@ -212,7 +212,9 @@ TEST_CASE("face detector: the project's mask detector finds andrewmvd test faces
   sized.input_size = 320;
   CHECK(create_error(sized) == maskdetect::Errc::invalid_config);
   // The first 30 images of the test split (never used to train or select it), at the preset's threshold.
-  // Measured: .74 on these 198 faces; docs/detector.md: .79 on the whole test split, BlazeFace back .45.
+  // 0.2.0 at its operating point 0.5 (chosen by the worst source's face F1 on val, docs/results.md), measured on
+  // these 198 faces: recall .66, precision .87 (0.1.0 at its 0.3: recall .74, with about two detections per face
+  // on the val split).
   maskdetect::DetectorConfig config = maskdetect::preset("mask_detector").detector;
   REQUIRE(config.backend == DetectorBackend::mask_detector);
   const auto detector = maskdetect::FaceDetector::create(config);  // found in the search path (source models/)
@@ -226,7 +228,7 @@ TEST_CASE("face detector: the project's mask detector finds andrewmvd test faces
       if (!stem.empty()) images.push_back(andrewmvd_dir() / "images" / (stem + ".jpg"));
   }
   REQUIRE(images.size() == 30);
-  int gt_total = 0, matched = 0;
+  int gt_total = 0, matched = 0, detections = 0;
   for (const fs::path& image : images) {
     const cv::Mat bgr = cv::imread(image.string(), cv::IMREAD_COLOR);
     REQUIRE_FALSE(bgr.empty());
@@ -244,10 +246,13 @@ TEST_CASE("face detector: the project's mask detector finds andrewmvd test faces
     CHECK(static_cast<int>(faces.size()) <= config.max_faces);
     matched += maskdetect::test::greedy_matches(boxes, gt, 0.5f);
     gt_total += static_cast<int>(gt.size());
+    detections += static_cast<int>(faces.size());
   }
   const double recall = matched / static_cast<double>(gt_total);
-  INFO("mask detector recall@0.5 on " << gt_total << " test faces: " << recall);
-  CHECK(recall >= 0.7);
+  const double precision = matched / static_cast<double>(std::max(1, detections));
+  INFO("mask detector at IoU 0.5 on " << gt_total << " test faces: recall " << recall << ", precision " << precision);
+  CHECK(recall >= 0.62);
+  CHECK(precision >= 0.8);
 }
 
 TEST_CASE("face detector: add_mask_detector merges YuNet's faces with the mask detector's", "[face_detector][data]") {
@@ -262,10 +267,11 @@ TEST_CASE("face detector: add_mask_detector merges YuNet's faces with the mask d
   const auto second = maskdetect::FaceDetector::create(maskdetect::preset("mask_detector").detector);
   const auto merged = maskdetect::FaceDetector::create(merged_config);
   CHECK(merged->name() == "yunet+mask_detector");
-  // Not with the mask detector as the back end itself.
+  // With the mask detector as the back end there is nothing to add: the flag is ignored, not an error (one config
+  // serves machines with and without YuNet).
   auto twice = config_for(DetectorBackend::mask_detector, mask_detector_model());
   twice.add_mask_detector = true;
-  CHECK(create_error(twice) == maskdetect::Errc::invalid_config);
+  CHECK(maskdetect::FaceDetector::create(twice)->name() == "mask_detector");
   // The first 20 moxa3k test images (heads: many turned away from the camera, which YuNet does not find).
   std::vector<fs::path> images;
   {
@@ -295,7 +301,7 @@ TEST_CASE("face detector: add_mask_detector merges YuNet's faces with the mask d
       CHECK((from_first || from_second));
       if (!from_first) {
         ++added;
-        CHECK(m[k].score >= 0.5f);  // the mask detector's 0.3 (its threshold) maps to YuNet's 0.5
+        CHECK(m[k].score >= 0.5f);  // the mask detector's threshold maps to YuNet's 0.5
       }
     }
     // A YuNet face is only dropped for a higher-scoring overlapping face.

@@ -55,8 +55,9 @@ struct DetectorConfig {
   /// Also run the project's mask detector (models/mask_detector.onnx, shipped, with the mask_detector
   /// preset's tuning) on every frame and merge its faces with this back end's (union, then greedy NMS at
   /// IoU 0.45; the higher score wins). Finds the faces and heads either one alone misses, at the cost of
-  /// both (docs/results.md). Not with backend mask_detector. The mask detector's threshold follows
-  /// score_threshold in proportion (its own 0.3 at this back end's configured threshold).
+  /// both (docs/results.md). Ignored with backend mask_detector (nothing to add), so one config file serves
+  /// machines with and without YuNet. The mask detector's threshold follows
+  /// score_threshold in proportion (its own 0.5 at this back end's configured threshold).
   bool add_mask_detector = false;
 };
 
@@ -139,8 +140,9 @@ struct Config {
 /// Names accepted by preset().
 [[nodiscard]] std::vector<std::string> preset_names();
 
-/// A tuned configuration: "default" (YuNet when its model is on the model search path, BlazeFace back
-/// otherwise), "webcam" (BlazeFace front: near faces, fastest) or "crowd" (YuNet: small faces). Throws
+/// A tuned configuration: "default" (YuNet when its model is on the model search path, the project's shipped
+/// mask detector otherwise), "webcam" (BlazeFace front: near faces, fastest), "crowd" (YuNet: small faces) or
+/// "mask_detector" (the project's detector, whether or not YuNet is installed). Throws
 /// Error(invalid_config) for another name. Same as resolve_preset(name).config.
 [[nodiscard]] Config preset(std::string_view name);
 

@@ -128,7 +128,9 @@ struct PeopleSummary {
 /// back end. Detectors score faces on different scales: YuNet scores real faces of 24..200 px at 0.8..1.0 and the
 /// false people of the shared clips (blurred heads, hands, jackets) under 0.7, so 0.75; BlazeFace back scores
 /// real faces of 30..60 px at 0.3..0.9 and found no false person there, so 0.3 (docs/tracking.md, "Choosing the
-/// defaults"). Back ends not measured: the presets' face threshold (0.5; mask_detector 0.3).
+/// defaults"); the project's mask detector 0.2.0: 0.45 (0.4 counts 24 people for the airport clip's 14..22, 0.5
+/// loses one of the webcam clip's two; docs/results.md, "Which detector without YuNet"). BlazeFace front, not
+/// measured: its preset's face threshold, 0.5.
 [[nodiscard]] float person_threshold(DetectorBackend backend) noexcept;
 
 /// config.people with an "auto" threshold replaced by person_threshold(config.detector.backend): what the
