@@ -22,7 +22,7 @@ TEST_CASE("run on a video counts people once each, with --detect-every 1 and 3",
   const fs::path video = tmp / "clip.avi";
   std::map<int, maskdetect::MaskLabel> people;
   {
-    maskdetect::Detector detector(maskdetect::preset("default"));
+    maskdetect::Detector detector(scenario_config());
     const Clip clip = make_scenario(detector);
     people = clip.people;
     cv::VideoWriter writer(video.string(), cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), clip.fps, cv::Size(640, 480));

@@ -198,7 +198,7 @@ TEST_CASE("run and eval --video on the synthetic people clip: one alert for the 
   MASKDETECT_REQUIRE_DATA(classifier_dir());
   TempDir tmp;
   {
-    Detector detector(preset("default"));
+    Detector detector(scenario_config());
     for (const auto& [name, clip] : {std::pair{std::string("people"), make_people_scenario(detector)},
                                      std::pair{std::string("masked"), make_masked_scenario(detector)}}) {
       cv::VideoWriter writer((tmp / (name + ".avi")).string(), cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), clip.fps,
@@ -251,7 +251,11 @@ TEST_CASE("run and eval --video on the synthetic people clip: one alert for the 
   CHECK(s.at("people").at("mask") == 2);  // person 1 held mask 6 s of 8
   CHECK(s.at("mask_removals") == 1);
   CHECK(s.at("alerts").at("no_mask") == 1);
-  CHECK(s.at("not_counted").at("stationary") == 1);  // the poster
+  // The poster is never counted (total 2 above) and is rejected as stationary: 1 track with classifier 1.1.0,
+  // 2 with 1.2.0 (the faces the scenario picks depend on the classifier; a poster track that breaks and starts
+  // again is rejected twice).
+  CHECK(s.at("not_counted").at("stationary") >= 1);
+  CHECK(s.at("not_counted").at("stationary") <= 2);
   CHECK(s.at("fps").get<double>() > 0.0);
   CHECK(run.err.find("summary: mask removals 1; alerts 1 (mask 0, no_mask 1, incorrect 0)") != std::string::npos);
   CHECK(run.err.find(" fps (wall clock)") != std::string::npos);

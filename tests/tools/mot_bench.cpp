@@ -170,7 +170,7 @@ int main(int argc, char** argv) {
   };
   try {
     if (args.size() == 2 && args[0] == "write") {
-      Detector detector(preset("default"));
+      Detector detector(scenario_config());
       const Clip clip = make_scenario(detector);
       cv::VideoWriter writer(args[1], cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), clip.fps, cv::Size(640, 480));
       if (!writer.isOpened()) throw std::runtime_error("cannot write " + args[1]);

@@ -48,7 +48,7 @@ void write_clip(const Clip& clip, const std::string& dir, const std::string& nam
 }
 
 int clips(const std::string& dir) {
-  Detector detector(preset("default"));
+  Detector detector(scenario_config());
   write_clip(make_people_scenario(detector, 25.0), dir, "people");
   write_clip(make_people_scenario(detector, 10.0), dir, "people10");
   write_clip(make_masked_scenario(detector), dir, "masked");

@@ -35,7 +35,7 @@ std::map<int, std::set<std::int64_t>> ids_per_person(const Clip& clip, const std
 
 TEST_CASE("tracking a synthetic clip: exact people count and labels, identities survive", "[tracker][clip]") {
   MASKDETECT_REQUIRE_DATA(classifier_dir());
-  Detector detector(preset("default"));
+  Detector detector(scenario_config());
   const Clip clip = make_scenario(detector);
   REQUIRE(clip.people.size() == 5);
 
