@@ -60,7 +60,8 @@ void announce_detector() {
 
 std::string detector_note(const PresetChoice& choice) {
   std::string note = fmt::format("detector: {}", choice.description);
-  if (choice.fallback) note += fmt::format("; for YuNet (finds about twice the small faces) run: {}", choice.hint);
+  if (choice.fallback)
+    note += fmt::format("; for YuNet (better on both test splits, docs/results.md) run: {}", choice.hint);
   return note;
 }
 
