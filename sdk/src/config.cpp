@@ -464,8 +464,8 @@ PresetChoice resolve_preset(std::string_view name) {
   if (name == "default") {
     // The best detector that is installed: YuNet when its model is on the search path (it is not in any
     // package registry, so a fresh install may lack it), otherwise the project's own detector, which the package
-    // ships. On the val splits, worst source: YuNet .575, own detector 0.2.0 .522, BlazeFace back .358; on the
-    // shared clips the own detector holds the people-count target with its people threshold (docs/results.md,
+    // ships. On the val splits, worst source: YuNet .575, own detector 0.2.0 .448 (at its 0.5), BlazeFace back .354; on
+    // the shared clips the own detector holds the people-count target with its people threshold (docs/results.md,
     // "Which detector without YuNet").
     try {
       const std::filesystem::path yunet = find_model(kYuNetFile);

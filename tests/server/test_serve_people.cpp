@@ -27,9 +27,7 @@ TEST_CASE("serve: a mask removal is one event with previous_label mask and a sho
   constexpr double kFps = 10.0;
   const fs::path clip_path = dir / "people.avi";
   {
-    Config config = preset("default");
-    apply_tuning(config.detector, DetectorBackend::blazeface_back);  // what the server runs (--detector)
-    Detector detector(config);
+    Detector detector(scenario_config());  // BlazeFace back, what the server runs (--detector)
     Clip clip = make_people_scenario(detector, kFps);
     // An unmasked face for 4 frames (0.4 s, under people.confirm_s 0.8): a track the tracker may confirm, never
     // a person. The old life cycle made it an event with events.min_seen_s 0.3.
